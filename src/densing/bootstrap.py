@@ -1,0 +1,108 @@
+"""Nonparametric bootstrap machinery shared by every estimate in densing.
+
+Resamples are drawn from a seeded :class:`numpy.random.SeedSequence`, one child
+sequence per replicate, so results are identical whatever the number of worker
+processes. Resampling units are either points or groups (e.g. model families):
+a group resample draws whole groups with replacement.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+def replicate_seeds(seed: int | None, n: int) -> list[np.random.SeedSequence]:
+    """One independent SeedSequence per bootstrap replicate."""
+    return np.random.SeedSequence(seed).spawn(n)
+
+
+def resample_indices(
+    rng: np.random.Generator, n: int, groups: Sequence[Any] | np.ndarray | None = None
+) -> np.ndarray:
+    """Indices of one bootstrap resample of ``n`` rows (by point, or by whole group)."""
+    if groups is None:
+        return rng.integers(0, n, size=n)
+    labels = np.asarray(groups)
+    uniq, inverse = np.unique(labels, return_inverse=True)
+    members = [np.flatnonzero(inverse == k) for k in range(len(uniq))]
+    chosen = rng.integers(0, len(uniq), size=len(uniq))
+    return np.concatenate([members[k] for k in chosen])
+
+
+def percentile_interval(samples: np.ndarray, level: float) -> tuple[float, float]:
+    """Percentile interval of the finite samples at confidence ``level``."""
+    s = np.asarray(samples, dtype=float)
+    s = s[~np.isnan(s)]
+    if s.size == 0:
+        return (float("nan"), float("nan"))
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(s, [alpha, 1.0 - alpha])
+    return (float(lo), float(hi))
+
+
+def default_jobs() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class BootstrapSpec:
+    """How to bootstrap: number of resamples, seed, interval level, units, workers."""
+
+    n_resamples: int = 1000
+    seed: int | None = 0
+    level: float = 0.95
+    n_jobs: int | None = None  # None: all cores
+    warm_start: bool = False  # fast mode: polish from the point estimate only
+
+    def __post_init__(self) -> None:
+        if self.n_resamples < 0:
+            raise ValueError("n_resamples must be >= 0")
+        if not 0 < self.level < 1:
+            raise ValueError("level must be in (0, 1)")
+
+
+def _run_chunk(fn: Callable[[np.random.SeedSequence], Any], seeds: list) -> list:
+    return [fn(s) for s in seeds]
+
+
+def parallel_replicates(
+    fn: Callable[[np.random.SeedSequence], Any],
+    seeds: Sequence[np.random.SeedSequence],
+    *,
+    n_jobs: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    chunk_size: int | None = None,
+) -> list:
+    """Evaluate ``fn(seed)`` for every seed, in order, over worker processes.
+
+    ``fn`` must be picklable (a module-level function or a ``functools.partial``).
+    ``progress(k)`` is called with the number of replicates just finished.
+    """
+    seeds = list(seeds)
+    jobs = n_jobs or default_jobs()
+    if jobs <= 1 or len(seeds) < 8:
+        out = []
+        for s in seeds:
+            out.append(fn(s))
+            if progress:
+                progress(1)
+        return out
+    size = chunk_size or max(1, min(50, len(seeds) // (jobs * 4) or 1))
+    chunks = [seeds[i : i + size] for i in range(0, len(seeds), size)]
+    results: list = [None] * len(chunks)
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(_run_chunk, fn, c): k for k, c in enumerate(chunks)}
+        from concurrent.futures import as_completed
+
+        for fut in as_completed(futures):
+            k = futures[fut]
+            results[k] = fut.result()
+            if progress:
+                progress(len(chunks[k]))
+    return [r for chunk in results for r in chunk]

@@ -1,0 +1,50 @@
+"""Small helpers shared by the CLI command modules."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from densing._json import to_jsonable
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@contextmanager
+def progress_bar(
+    description: str, total: int, *, quiet: bool = False
+) -> Iterator[Callable[[int], None]]:
+    """Yield an ``advance(k)`` callback; draws a Rich bar only on a terminal and when not quiet."""
+    if quiet or total <= 0 or not err_console.is_terminal:
+        yield lambda k: None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as prog:
+        task = prog.add_task(description, total=total)
+        yield lambda k: prog.advance(task, k)
+
+
+def print_json(obj: Any) -> None:
+    """Print one JSON object to stdout (NaN → null, inf → "inf")."""
+    sys.stdout.write(json.dumps(to_jsonable(obj), indent=2) + "\n")

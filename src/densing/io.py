@@ -1,0 +1,196 @@
+"""Reading user tables (CSV / Parquet / JSON) and validating their columns.
+
+Every check raises :class:`~densing.errors.DensingInputError` naming the file,
+the 1-based data row (the header is not counted) and the column. Nothing is
+dropped silently: a bad value is an error, not a skipped row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from densing.errors import DensingInputError
+
+TABLE_SUFFIXES = {".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl"}
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV, TSV, Parquet, JSON (records) or JSONL file into a DataFrame.
+
+    The file name is kept in ``df.attrs["source"]`` so later checks can name it.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DensingInputError("file not found", file=str(p))
+    if p.is_dir():
+        raise DensingInputError("expected a file, got a directory", file=str(p))
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".csv":
+            df = pd.read_csv(p)
+        elif suffix == ".tsv":
+            df = pd.read_csv(p, sep="\t")
+        elif suffix in {".parquet", ".pq"}:
+            df = pd.read_parquet(p)
+        elif suffix == ".jsonl":
+            df = pd.read_json(p, lines=True)
+        elif suffix == ".json":
+            df = pd.read_json(p, orient="records")
+        else:
+            raise DensingInputError(
+                f"unsupported file type '{suffix}'; expected one of {sorted(TABLE_SUFFIXES)}",
+                file=str(p),
+            )
+    except DensingInputError:
+        raise
+    except Exception as exc:  # parser errors from pandas/pyarrow
+        raise DensingInputError(f"could not parse file: {exc}", file=str(p)) from exc
+    if df.empty:
+        raise DensingInputError("the table has no data rows", file=str(p))
+    df.attrs["source"] = str(p)
+    return df
+
+
+def source_of(df: pd.DataFrame) -> str | None:
+    return df.attrs.get("source")
+
+
+def require_columns(df: pd.DataFrame, columns: Sequence[str], *, file: str | None = None) -> None:
+    """Fail if any of ``columns`` is missing, listing what the table does have."""
+    file = file or source_of(df)
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DensingInputError(
+            f"missing column(s) {missing}; the table has {list(map(str, df.columns))}",
+            file=file,
+            column=missing[0],
+        )
+
+
+def _row_of(df: pd.DataFrame, position: int) -> int:
+    return int(position) + 1
+
+
+def numeric_column(
+    df: pd.DataFrame,
+    column: str,
+    *,
+    positive: bool = False,
+    allow_missing: bool = False,
+    file: str | None = None,
+) -> np.ndarray:
+    """Return ``df[column]`` as float64, checking every value is finite (and > 0)."""
+    file = file or source_of(df)
+    require_columns(df, [column], file=file)
+    raw = df[column]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    for i, (orig, v) in enumerate(zip(raw.tolist(), values, strict=True)):
+        is_missing = orig is None or (isinstance(orig, float) and np.isnan(orig))
+        if is_missing:
+            if allow_missing:
+                continue
+            raise DensingInputError(
+                "missing value; expected a number", file=file, row=_row_of(df, i), column=column
+            )
+        if np.isnan(v):
+            raise DensingInputError(
+                f"'{orig}' is not a number", file=file, row=_row_of(df, i), column=column
+            )
+        if not np.isfinite(v):
+            raise DensingInputError(
+                f"value {orig!r} is not finite", file=file, row=_row_of(df, i), column=column
+            )
+        if positive and v <= 0:
+            raise DensingInputError(
+                f"value {orig!r} must be > 0", file=file, row=_row_of(df, i), column=column
+            )
+    return values
+
+
+def score_column(
+    df: pd.DataFrame, column: str, *, allow_missing: bool = False, file: str | None = None
+) -> np.ndarray:
+    """Scores as fractions in [0, 1]; percentages (0-100) are detected and refused."""
+    file = file or source_of(df)
+    values = numeric_column(df, column, allow_missing=allow_missing, file=file)
+    finite = values[np.isfinite(values)]
+    if finite.size and finite.max() > 1.0:
+        i = int(np.nanargmax(values))
+        if finite.min() >= 0 and finite.max() <= 100:
+            raise DensingInputError(
+                f"score {values[i]:g} is above 1: the column looks like percentages (0-100); "
+                "give scores as fractions in [0, 1] (divide by 100)",
+                file=file,
+                row=_row_of(df, i),
+                column=column,
+            )
+        raise DensingInputError(
+            f"score {values[i]:g} is outside [0, 1]", file=file, row=_row_of(df, i), column=column
+        )
+    if finite.size and finite.min() < 0:
+        i = int(np.nanargmin(values))
+        raise DensingInputError(
+            f"score {values[i]:g} is outside [0, 1]", file=file, row=_row_of(df, i), column=column
+        )
+    return values
+
+
+def date_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> pd.Series:
+    """Parse ISO dates (YYYY-MM-DD); any unparseable value is an error."""
+    file = file or source_of(df)
+    require_columns(df, [column], file=file)
+    out = []
+    for i, v in enumerate(df[column].tolist()):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "":
+            raise DensingInputError(
+                "missing date; expected an ISO date YYYY-MM-DD",
+                file=file,
+                row=_row_of(df, i),
+                column=column,
+            )
+        try:
+            ts = pd.Timestamp(str(v).strip()) if not isinstance(v, pd.Timestamp) else v
+        except (ValueError, TypeError) as exc:
+            raise DensingInputError(
+                f"'{v}' is not a date; expected an ISO date YYYY-MM-DD",
+                file=file,
+                row=_row_of(df, i),
+                column=column,
+            ) from exc
+        if pd.isna(ts):
+            raise DensingInputError(
+                f"'{v}' is not a date; expected an ISO date YYYY-MM-DD",
+                file=file,
+                row=_row_of(df, i),
+                column=column,
+            )
+        out.append(ts.normalize())
+    return pd.Series(pd.DatetimeIndex(out), index=df.index, name=column)
+
+
+def id_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> list[str]:
+    """Model ids: present, non-empty and unique."""
+    file = file or source_of(df)
+    require_columns(df, [column], file=file)
+    seen: dict[str, int] = {}
+    ids = []
+    for i, v in enumerate(df[column].tolist()):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "":
+            raise DensingInputError(
+                "missing model id", file=file, row=_row_of(df, i), column=column
+            )
+        key = str(v).strip()
+        if key in seen:
+            raise DensingInputError(
+                f"duplicated model id '{key}' (first seen in row {seen[key]})",
+                file=file,
+                row=_row_of(df, i),
+                column=column,
+            )
+        seen[key] = _row_of(df, i)
+        ids.append(key)
+    return ids
