@@ -1,0 +1,594 @@
+"""Scaling-law forms for conditional loss and their global fitting.
+
+A *form* is a sum of non-negative power-law terms,
+
+    L(N, D) = sum_k  C_k · V_k^(−x_k)        (V_k ∈ {1, N, D})
+
+written in log space as ``log L = LSE_k(c_k − x_k · ln V_k)`` with ``c_k = ln C_k``
+(Epoch AI's parametrisation of the Chinchilla fit). Built in:
+
+* ``chinchilla``: ``L = E + A·N^−α + B·D^−β``
+* ``densing``:    ``L = a·N^−α + b·D^−β``  (Xiao et al. 2024)
+* ``power-n``:    ``L = E + A·N^−α``       (one family at one token budget)
+
+A third form is a :class:`LawForm` with a list of :class:`Term` — see
+:data:`FORMS`.
+
+Global search
+-------------
+For fixed exponents the linear-space model is linear in the coefficients, so a
+grid over the exponents with a (batched) non-negative least-squares solve of
+``Σ ((X c − L)/L)²`` — a first-order match to the log residual — gives a good
+coefficient vector for every grid point. The real objective is evaluated at
+every grid point, the best distinct starts are polished with L-BFGS-B and
+analytic gradients on the real objective, and the best polished optimum is
+kept. :class:`Convergence` reports how many polished starts reached the best
+value, so a user can see whether the optimum is well supported.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Literal
+
+import numpy as np
+from scipy.optimize import minimize
+
+from densing._json import to_jsonable
+from densing.bootstrap import (
+    BootstrapSpec,
+    parallel_replicates,
+    percentile_interval,
+    replicate_seeds,
+    resample_indices,
+)
+from densing.errors import DensingInputError, FitError
+
+Objective = Literal["huber-log", "lsq-log", "lsq"]
+OBJECTIVES: tuple[str, ...] = ("huber-log", "lsq-log", "lsq")
+
+
+# --------------------------------------------------------------------------- forms
+
+
+@dataclass(frozen=True)
+class Term:
+    """One additive term ``coef · var^(−exponent)`` (``var=None``: a constant)."""
+
+    coef: str
+    exponent: str | None = None
+    var: Literal["N", "D"] | None = None
+
+
+@dataclass(frozen=True)
+class LawForm:
+    """An additive power-law form: a named list of terms."""
+
+    name: str
+    terms: tuple[Term, ...]
+    formula: str
+
+    @property
+    def coef_names(self) -> tuple[str, ...]:
+        return tuple(t.coef for t in self.terms)
+
+    @property
+    def exponent_names(self) -> tuple[str, ...]:
+        return tuple(t.exponent for t in self.terms if t.exponent is not None)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """Public parameter names, in the order used by ``params`` dicts."""
+        return self.coef_names + self.exponent_names
+
+    @property
+    def n_params(self) -> int:
+        return len(self.param_names)
+
+    @property
+    def uses_tokens(self) -> bool:
+        return any(t.var == "D" for t in self.terms)
+
+    # internal vector θ = (ln coefs..., exponents...)
+    def theta_from_params(self, params: dict[str, float]) -> np.ndarray:
+        coefs = [np.log(params[c]) for c in self.coef_names]
+        exps = [params[e] for e in self.exponent_names]
+        return np.array(coefs + exps, dtype=float)
+
+    def params_from_theta(self, theta: np.ndarray) -> dict[str, float]:
+        k = len(self.terms)
+        out = {c: float(np.exp(theta[i])) for i, c in enumerate(self.coef_names)}
+        out.update({e: float(theta[k + j]) for j, e in enumerate(self.exponent_names)})
+        return out
+
+    def _logvars(self, logN: np.ndarray, logD: np.ndarray) -> list[np.ndarray | None]:
+        return [None if t.var is None else (logN if t.var == "N" else logD) for t in self.terms]
+
+    def log_terms(self, theta: np.ndarray, logN: np.ndarray, logD: np.ndarray) -> np.ndarray:
+        """Matrix (n_terms × n) of ``c_k − x_k ln V_k``."""
+        k = len(self.terms)
+        z = np.empty((k, logN.shape[0]))
+        j = 0
+        for i, lv in enumerate(self._logvars(logN, logD)):
+            if lv is None:
+                z[i] = theta[i]
+            else:
+                z[i] = theta[i] - theta[k + j] * lv
+                j += 1
+        return z
+
+    def log_predict(self, theta, logN, logD) -> tuple[np.ndarray, np.ndarray]:
+        """``log L`` and the Jacobian ``∂ log L / ∂θ`` (n_params × n)."""
+        z = self.log_terms(theta, logN, logD)
+        zmax = z.max(axis=0)
+        ez = np.exp(z - zmax)
+        s = ez.sum(axis=0)
+        logL = zmax + np.log(s)
+        w = ez / s  # softmax weights
+        k = len(self.terms)
+        jac = np.empty((self.n_params, logN.shape[0]))
+        jac[:k] = w
+        j = 0
+        for i, lv in enumerate(self._logvars(logN, logD)):
+            if lv is not None:
+                jac[k + j] = -w[i] * lv
+                j += 1
+        return logL, jac
+
+    def basis(self, exps: np.ndarray, logN: np.ndarray, logD: np.ndarray) -> np.ndarray:
+        """Linear-space design: (G × n × n_terms) for G exponent vectors ``exps`` (G × n_exp)."""
+        G = exps.shape[0]
+        X = np.empty((G, logN.shape[0], len(self.terms)))
+        j = 0
+        for i, lv in enumerate(self._logvars(logN, logD)):
+            if lv is None:
+                X[:, :, i] = 1.0
+            else:
+                X[:, :, i] = np.exp(-np.outer(exps[:, j], lv))
+                j += 1
+        return X
+
+    def predict(self, params: dict[str, float], N, D=None) -> np.ndarray:
+        N = np.asarray(N, dtype=float)
+        D = np.ones_like(N) if D is None else np.broadcast_to(np.asarray(D, dtype=float), N.shape)
+        theta = self.theta_from_params(params)
+        logL, _ = self.log_predict(theta, np.log(np.atleast_1d(N)), np.log(np.atleast_1d(D)))
+        out = np.exp(logL)
+        return out if N.ndim else out[0]
+
+
+FORMS: dict[str, LawForm] = {
+    "chinchilla": LawForm(
+        "chinchilla",
+        (Term("E"), Term("A", "alpha", "N"), Term("B", "beta", "D")),
+        "L = E + A·N^-alpha + B·D^-beta",
+    ),
+    "densing": LawForm(
+        "densing",
+        (Term("a", "alpha", "N"), Term("b", "beta", "D")),
+        "L = a·N^-alpha + b·D^-beta",
+    ),
+    "power-n": LawForm(
+        "power-n",
+        (Term("E"), Term("A", "alpha", "N")),
+        "L = E + A·N^-alpha",
+    ),
+}
+
+
+def get_form(name: str | LawForm) -> LawForm:
+    if isinstance(name, LawForm):
+        return name
+    try:
+        return FORMS[name]
+    except KeyError:
+        raise DensingInputError(f"unknown law form '{name}'; known forms: {sorted(FORMS)}") from None
+
+
+# ---------------------------------------------------------------------- objectives
+
+
+def _rho(objective: str, delta: float) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Per-residual loss and its derivative."""
+    if objective == "huber-log":
+
+        def huber(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            a = np.abs(r)
+            val = np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
+            return val, np.clip(r, -delta, delta)
+
+        return huber
+
+    def square(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return 0.5 * r * r, r
+
+    return square
+
+
+@dataclass(frozen=True)
+class _Problem:
+    form: LawForm
+    logN: np.ndarray
+    logD: np.ndarray
+    logL: np.ndarray
+    L: np.ndarray
+    objective: str
+    delta: float
+
+    def value_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        logp, jac = self.form.log_predict(theta, self.logN, self.logD)
+        rho = _rho(self.objective, self.delta)
+        if self.objective == "lsq":
+            p = np.exp(logp)
+            r = p - self.L
+            val, psi = rho(r)
+            return float(val.sum()), jac @ (psi * p)
+        r = logp - self.logL
+        val, psi = rho(r)
+        return float(val.sum()), jac @ psi
+
+    def values_at(self, theta_batch: np.ndarray) -> np.ndarray:
+        """Objective for many θ at once (G × p) — used on the grid."""
+        out = np.empty(theta_batch.shape[0])
+        rho = _rho(self.objective, self.delta)
+        for s in range(0, theta_batch.shape[0], 512):
+            tb = theta_batch[s : s + 512]
+            k = len(self.form.terms)
+            z = np.repeat(tb[:, :k, None], self.logN.shape[0], axis=2)
+            j = 0
+            for i, lv in enumerate(self.form._logvars(self.logN, self.logD)):
+                if lv is not None:
+                    z[:, i, :] -= tb[:, k + j, None] * lv[None, :]
+                    j += 1
+            zmax = z.max(axis=1)
+            logp = zmax + np.log(np.exp(z - zmax[:, None, :]).sum(axis=1))
+            r = np.exp(logp) - self.L if self.objective == "lsq" else logp - self.logL
+            out[s : s + 512] = rho(r)[0].sum(axis=1)
+        return out
+
+
+# --------------------------------------------------------------- batched NNLS grid
+
+
+def _batched_nnls(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact NNLS for few columns, batched: min ||X_g c − y||², c ≥ 0, for every g.
+
+    Enumerates the active sets (2^k − 1 for k columns), solves each by batched
+    normal equations, and keeps the best feasible one. Returns (coefs G×k, sse G).
+    """
+    G, _, k = X.shape
+    XtX = np.einsum("gni,gnj->gij", X, X)
+    Xty = np.einsum("gni,n->gi", X, y)
+    yty = float(y @ y)
+    best = np.full(G, np.inf)
+    coefs = np.zeros((G, k))
+    ridge = 1e-12
+    for size in range(1, k + 1):
+        for subset in itertools.combinations(range(k), size):
+            idx = np.array(subset)
+            A = XtX[:, idx[:, None], idx[None, :]]
+            b = Xty[:, idx]
+            scale = np.sqrt(np.einsum("gii->gi", A)) + 1e-300
+            As = A / (scale[:, :, None] * scale[:, None, :]) + ridge * np.eye(size)
+            with np.errstate(all="ignore"):
+                cs = np.linalg.solve(As, (b / scale)[..., None])[..., 0] / scale
+                sse = yty - 2 * np.einsum("gi,gi->g", cs, b) + np.einsum("gi,gij,gj->g", cs, A, cs)
+            ok = np.all(cs > 0, axis=1) & np.isfinite(sse) & (sse < best)
+            best = np.where(ok, sse, best)
+            full = np.zeros((G, k))
+            full[:, idx] = cs
+            coefs = np.where(ok[:, None], full, coefs)
+    return coefs, best
+
+
+def default_exponent_grid(n_exponents: int, points: int | None = None) -> np.ndarray:
+    """Exponent grid (G × n_exponents) over [0.02, 2.0], denser at small exponents."""
+    if n_exponents == 0:
+        return np.zeros((1, 0))
+    points = points or (48 if n_exponents == 1 else 24)
+    axis = np.geomspace(0.02, 2.0, points)
+    return np.array(list(itertools.product(axis, repeat=n_exponents)))
+
+
+# --------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """How the global search went (reported honestly, not just 'success')."""
+
+    n_grid: int
+    n_polished: int
+    n_at_best: int  # polished starts within 1e-6 (relative) of the best objective
+    converged: bool  # the best start's optimiser reported success
+    message: str
+    n_iterations: int
+
+    def to_dict(self) -> dict:
+        return to_jsonable(self.__dict__)
+
+
+@dataclass(frozen=True)
+class LossLawBootstrap:
+    """Bootstrap replicates of the law parameters (rows: resamples)."""
+
+    samples: np.ndarray  # B × p, columns in form.param_names order
+    param_names: tuple[str, ...]
+    level: float
+    n_failed: int
+    seed: int | None
+    units: str
+
+    def interval(self, name: str, level: float | None = None) -> tuple[float, float]:
+        j = self.param_names.index(name)
+        return percentile_interval(self.samples[:, j], level or self.level)
+
+    def std_error(self, name: str) -> float:
+        j = self.param_names.index(name)
+        col = self.samples[:, j]
+        return float(np.nanstd(col, ddof=1))
+
+
+@dataclass(frozen=True)
+class LossLawFit:
+    """A fitted loss law: parameters, objective value and diagnostics."""
+
+    form: LawForm
+    params: dict[str, float]
+    objective: str
+    objective_value: float
+    n_points: int
+    delta: float
+    convergence: Convergence
+    residuals: np.ndarray = field(repr=False)  # log(pred) − log(L), input order
+    bootstrap: LossLawBootstrap | None = field(default=None, repr=False)
+
+    def predict(self, N, D=None) -> np.ndarray:
+        return self.form.predict(self.params, N, D)
+
+    def intervals(self, level: float | None = None) -> dict[str, tuple[float, float]]:
+        if self.bootstrap is None:
+            return {}
+        return {n: self.bootstrap.interval(n, level) for n in self.form.param_names}
+
+    def to_dict(self) -> dict:
+        out = {
+            "form": self.form.name,
+            "formula": self.form.formula,
+            "params": dict(self.params),
+            "objective": self.objective_value,
+            "objective_name": self.objective,
+            "delta": self.delta if self.objective == "huber-log" else None,
+            "n_points": self.n_points,
+            "convergence": self.convergence.to_dict(),
+        }
+        if self.bootstrap is not None:
+            out["intervals"] = {k: list(v) for k, v in self.intervals().items()}
+            out["std_errors"] = {n: self.bootstrap.std_error(n) for n in self.form.param_names}
+            out["bootstrap"] = {
+                "n_resamples": int(self.bootstrap.samples.shape[0]),
+                "n_failed": self.bootstrap.n_failed,
+                "level": self.bootstrap.level,
+                "seed": self.bootstrap.seed,
+                "units": self.bootstrap.units,
+            }
+        return to_jsonable(out)
+
+    def summary(self) -> str:
+        lines = [
+            f"Loss law  {self.form.formula}",
+            f"objective {self.objective} = {self.objective_value:.10g}  (n = {self.n_points})",
+            f"search    {self.convergence.n_grid} grid points, {self.convergence.n_polished} "
+            f"polished, {self.convergence.n_at_best} reached the best; "
+            f"converged={self.convergence.converged}",
+        ]
+        b = self.bootstrap
+        head = f"{'param':>8} {'estimate':>14}"
+        if b is not None:
+            pct = round(b.level * 100)
+            head += f" {'std.err':>12} {f'[{pct}% interval]':>30}"
+        lines.append(head)
+        for n in self.form.param_names:
+            row = f"{n:>8} {self.params[n]:>14.6g}"
+            if b is not None:
+                lo, hi = b.interval(n)
+                row += f" {b.std_error(n):>12.4g}   [{lo:>12.6g}, {hi:>12.6g}]"
+            lines.append(row)
+        if b is not None:
+            lines.append(
+                f"bootstrap: {b.samples.shape[0]} resamples of {b.units}, seed {b.seed}, "
+                f"{b.n_failed} failed"
+            )
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------ fitting
+
+
+def _validate_arrays(form: LawForm, N, D, L) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    N = np.asarray(N, dtype=float).ravel()
+    L = np.asarray(L, dtype=float).ravel()
+    D = np.ones_like(N) if D is None else np.asarray(D, dtype=float).ravel()
+    if not (N.shape == D.shape == L.shape):
+        raise DensingInputError("params, tokens and loss must have the same length")
+    for name, arr in (("params", N), ("tokens", D), ("loss", L)):
+        bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0))
+        if bad.size:
+            raise DensingInputError(
+                f"value {arr[bad[0]]!r} must be a finite number > 0", row=int(bad[0]) + 1,
+                column=name,
+            )
+    if N.size <= form.n_params:
+        raise FitError(
+            f"the '{form.name}' form has {form.n_params} parameters and needs more than "
+            f"{form.n_params} points; got {N.size}"
+        )
+    return N, D, L
+
+
+def _search(
+    prob: _Problem,
+    grid: np.ndarray,
+    n_polish: int,
+    x0: np.ndarray | None = None,
+) -> tuple[np.ndarray, float, Convergence]:
+    form = prob.form
+    starts: list[np.ndarray] = []
+    n_grid = 0
+    if x0 is None:
+        X = form.basis(grid, prob.logN, prob.logD)
+        w = 1.0 / prob.L
+        coefs, _ = _batched_nnls(X * w[None, :, None], np.ones_like(prob.L))
+        ok = np.all(coefs > 0, axis=1)
+        if not ok.any():  # allow zero coefficients: floor them at a tiny positive value
+            ok = np.any(coefs > 0, axis=1)
+        coefs = np.maximum(coefs, 1e-12 * np.max(coefs))
+        thetas = np.hstack([np.log(coefs), grid])[ok]
+        n_grid = int(ok.sum())
+        vals = prob.values_at(thetas)
+        order = np.argsort(vals)
+        # keep distinct starts: skip grid points whose exponents neighbour a kept one
+        kept: list[int] = []
+        for i in order:
+            if len(kept) >= n_polish:
+                break
+            e = thetas[i, len(form.terms) :]
+            if all(np.max(np.abs(np.log(e) - np.log(thetas[j, len(form.terms) :]))) > 0.12
+                   for j in kept):
+                kept.append(int(i))
+        starts = [thetas[i] for i in kept]
+    else:
+        starts = [np.asarray(x0, dtype=float)]
+    k = len(form.terms)
+    bounds = [(-50.0, 50.0)] * k + [(0.0, 5.0)] * len(form.exponent_names)
+    # phase 1: every start to a moderate tolerance; phase 2: the best one to a tight one
+    results = [
+        minimize(prob.value_grad, s, jac=True, method="L-BFGS-B", bounds=bounds,
+                 options={"maxiter": 500, "ftol": 1e-11, "gtol": 1e-8, "maxcor": 20})
+        for s in starts
+    ]
+    best1 = min(results, key=lambda r: r.fun)
+    tol = 1e-6 * max(abs(best1.fun), 1e-300)
+    n_at_best = sum(1 for r in results if r.fun - best1.fun <= tol)
+    best = minimize(prob.value_grad, best1.x, jac=True, method="L-BFGS-B", bounds=bounds,
+                    options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-11, "maxcor": 20})
+    if best.fun > best1.fun:
+        best = best1
+    conv = Convergence(
+        n_grid=n_grid,
+        n_polished=len(results),
+        n_at_best=n_at_best,
+        converged=bool(best.success),
+        message=str(best.message),
+        n_iterations=int(best.nit),
+    )
+    return best.x, float(best.fun), conv
+
+
+def fit_loss_law(
+    N,
+    D,
+    L,
+    *,
+    form: str | LawForm = "chinchilla",
+    objective: Objective = "huber-log",
+    delta: float = 1e-3,
+    n_polish: int = 5,
+    grid: np.ndarray | None = None,
+    bootstrap: BootstrapSpec | None = None,
+    groups: Sequence | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> LossLawFit:
+    """Fit a loss law globally.
+
+    Parameters
+    ----------
+    N, D, L : array-like
+        Parameters, training tokens (ignored by forms without a D term; may be
+        None) and loss per run.
+    form : "chinchilla" | "densing" | "power-n" | LawForm
+    objective : "huber-log" (Huber on log residuals, δ = ``delta``, summed),
+        "lsq-log" (½ Σ log-residual²) or "lsq" (½ Σ (pred − L)²).
+    n_polish : number of distinct grid starts polished with L-BFGS-B.
+    bootstrap : when given, resample and refit (full global search per resample
+        unless ``bootstrap.warm_start``) and attach the replicates.
+    groups : resampling units for the bootstrap (e.g. model family per run).
+    """
+    form = get_form(form)
+    if objective not in OBJECTIVES:
+        raise DensingInputError(f"unknown objective '{objective}'; expected one of {OBJECTIVES}")
+    if delta <= 0:
+        raise DensingInputError("delta must be > 0")
+    N, D, L = _validate_arrays(form, N, D, L)
+    grid = default_exponent_grid(len(form.exponent_names)) if grid is None else grid
+    prob = _Problem(form, np.log(N), np.log(D), np.log(L), L, objective, delta)
+    theta, val, conv = _search(prob, grid, n_polish)
+    logp, _ = form.log_predict(theta, prob.logN, prob.logD)
+    fit = LossLawFit(
+        form=form,
+        params=form.params_from_theta(theta),
+        objective=objective,
+        objective_value=val,
+        n_points=int(N.size),
+        delta=delta,
+        convergence=conv,
+        residuals=logp - prob.logL,
+    )
+    if bootstrap is not None and bootstrap.n_resamples > 0:
+        fit = replace(
+            fit,
+            bootstrap=_bootstrap(prob, grid, n_polish, theta, bootstrap, groups, progress),
+        )
+    return fit
+
+
+def _one_replicate(
+    seed: np.random.SeedSequence,
+    prob: _Problem,
+    grid: np.ndarray,
+    n_polish: int,
+    theta0: np.ndarray,
+    warm: bool,
+    groups: np.ndarray | None,
+) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    idx = resample_indices(rng, prob.L.size, groups)
+    sub = replace(prob, logN=prob.logN[idx], logD=prob.logD[idx], logL=prob.logL[idx],
+                  L=prob.L[idx])
+    try:
+        theta, _, _ = _search(sub, grid, n_polish, x0=theta0 if warm else None)
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+        return np.full(theta0.shape, np.nan)
+    return theta
+
+
+def _bootstrap(
+    prob: _Problem,
+    grid: np.ndarray,
+    n_polish: int,
+    theta0: np.ndarray,
+    spec: BootstrapSpec,
+    groups: Sequence | None,
+    progress: Callable[[int], None] | None,
+) -> LossLawBootstrap:
+    g = None if groups is None else np.asarray(groups)
+    fn = partial(_one_replicate, prob=prob, grid=grid, n_polish=n_polish, theta0=theta0,
+                 warm=spec.warm_start, groups=g)
+    thetas = parallel_replicates(fn, replicate_seeds(spec.seed, spec.n_resamples),
+                                 n_jobs=spec.n_jobs, progress=progress)
+    T = np.vstack(thetas)
+    failed = int(np.isnan(T).any(axis=1).sum())
+    form = prob.form
+    k = len(form.terms)
+    samples = np.hstack([np.exp(T[:, :k]), T[:, k:]])
+    return LossLawBootstrap(
+        samples=samples,
+        param_names=form.param_names,
+        level=spec.level,
+        n_failed=failed,
+        seed=spec.seed,
+        units="points" if groups is None else "groups",
+    )
