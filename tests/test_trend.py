@@ -395,3 +395,15 @@ def test_cli_missing_column_and_bad_breakpoint_exit_2(tmp_path, capsys):
         _cli(["trend", str(p2), "--breakpoint", "after-chatgpt"])
     assert e.value.code == 2
     assert "--breakpoint 'after-chatgpt' is not a date" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [(["--bootstrap", "-5"], "--bootstrap -5 must be >= 0"), (["--level", "1.5"], "--level 1.5")],
+)
+def test_cli_bad_options_exit_2(tmp_path, capsys, args, fragment):
+    p, _ = _table_file(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        _cli(["trend", str(p), *args])
+    assert e.value.code == 2
+    assert fragment in capsys.readouterr().err

@@ -118,7 +118,7 @@ def trend_command(
         ),
     ] = None,
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples (0: none).")
+        int, typer.Option("--bootstrap", help="Bootstrap resamples (0: none).")
     ] = 0,
     level: Annotated[float, typer.Option("--level", help="Interval level, in (0, 1).")] = 0.95,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the bootstrap.")] = 0,
@@ -141,6 +141,8 @@ def trend_command(
     ] = False,
 ) -> None:
     """Fit the densing law ln ρ = A·t + B (t in days) and its doubling time."""
+    if bootstrap < 0:
+        raise DensingInputError(f"--bootstrap {bootstrap} must be >= 0")
     if not 0 < level < 1:
         raise DensingInputError(f"--level {level} must be in (0, 1)")
     bp = _parse_breakpoint(breakpoint)
