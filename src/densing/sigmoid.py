@@ -1,0 +1,494 @@
+"""Loss → score sigmoid ``S(L) = c / (1 + exp(-γ (L - l))) + d`` and its inverse.
+
+γ < 0 in this parametrisation: the score falls as the loss rises. For fractional
+scores the fit respects ``0 ≤ d``, ``c > 0`` and ``c + d ≤ 1`` exactly, through the
+reparametrisation ``c = u · (1 - d)`` with ``u ∈ (0, 1]`` and ``d ∈ [0, 1)``; an
+optional fixed chance-level ``floor`` pins ``d``.
+
+Fitting is robust and global over a small grid: for every start ``(l, γ)`` of the
+grid the model is linear in ``(c, d)``, so starting values for ``c`` and ``d`` come
+from a clipped linear least-squares solve; every start is then polished with
+:func:`scipy.optimize.least_squares` (bounded, robust loss) and the best is kept.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from scipy.optimize import least_squares
+from scipy.special import expit
+
+from densing.bootstrap import (
+    BootstrapSpec,
+    parallel_replicates,
+    percentile_interval,
+    replicate_seeds,
+    resample_indices,
+)
+from densing.errors import DensingInputError, FitError
+
+LossFn = Literal["soft_l1", "linear", "huber"]
+PARAM_NAMES = ("c", "d", "gamma", "l")
+_EPS_U = 1e-9  # lower bound on u = c / (1 - d): c > 0 strictly
+_D_MAX = 1.0 - 1e-9
+
+
+@dataclass(frozen=True)
+class InverseResult:
+    """Losses implied by scores, with a status per score.
+
+    ``status`` is ``"ok"`` (finite loss), ``"above_range"`` (S ≥ c + d: no finite loss
+    reaches it; the loss is ``-inf``, better than any reachable) or ``"below_range"``
+    (S ≤ d: the loss is ``+inf``).
+    """
+
+    loss: np.ndarray
+    status: np.ndarray
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"loss": self.loss.tolist(), "status": self.status.tolist()}
+
+
+@dataclass(frozen=True)
+class SigmoidFit:
+    """A fitted loss → score sigmoid."""
+
+    c: float
+    d: float
+    gamma: float
+    l: float  # noqa: E741  (the paper's name for the midpoint)
+    n_points: int
+    cost: float
+    converged: bool
+    loss_fn: str = "soft_l1"
+    f_scale: float = 0.05
+    floor: float | None = None
+    fractional: bool = True
+    message: str = ""
+
+    @property
+    def params(self) -> dict[str, float]:
+        return {"c": self.c, "d": self.d, "gamma": self.gamma, "l": self.l}
+
+    @property
+    def score_range(self) -> tuple[float, float]:
+        """Open interval ``(d, c + d)`` of scores with a finite loss."""
+        return (self.d, self.c + self.d)
+
+    def predict(self, loss: float | Sequence[float] | np.ndarray) -> np.ndarray:
+        """Score at ``loss`` (array in, array out)."""
+        L = np.asarray(loss, dtype=float)
+        return _sigmoid(L, self.c, self.d, self.gamma, self.l)
+
+    def inverse(self, score: float | Sequence[float] | np.ndarray) -> InverseResult:
+        """Loss at which the sigmoid reaches ``score``, with explicit out-of-range status.
+
+        ``L = l - (1/γ) · ln(c / (S - d) - 1)`` for ``d < S < c + d``.
+        """
+        S = np.atleast_1d(np.asarray(score, dtype=float))
+        bad = np.flatnonzero(~np.isfinite(S))
+        if bad.size:
+            raise DensingInputError(
+                f"score {S[bad[0]]!r} is not finite", row=int(bad[0]) + 1, column="score"
+            )
+        loss = np.empty_like(S)
+        status = np.full(S.shape, "ok", dtype=object)
+        top = self.c + self.d
+        above = top <= S
+        below = self.d >= S
+        ok = ~(above | below)
+        loss[above] = -np.inf
+        status[above] = "above_range"
+        loss[below] = np.inf
+        status[below] = "below_range"
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss[ok] = self.l - np.log(self.c / (S[ok] - self.d) - 1.0) / self.gamma
+        # rounding at the very edge of the range can give ±inf: flag it, never a silent value
+        edge_hi = ok & np.isneginf(loss)
+        edge_lo = ok & np.isposinf(loss)
+        status[edge_hi] = "above_range"
+        status[edge_lo] = "below_range"
+        return InverseResult(loss=loss, status=status.astype(str))
+
+    def summary(self) -> str:
+        lines = [
+            "Sigmoid S(L) = c / (1 + exp(-gamma (L - l))) + d",
+            f"  {'param':<8}{'estimate':>14}",
+        ]
+        for k, v in self.params.items():
+            lines.append(f"  {k:<8}{v:>14.6g}")
+        lines.append(
+            f"  n_points={self.n_points}  cost={self.cost:.4g}  loss={self.loss_fn}"
+            f"  converged={self.converged}"
+            + (f"  floor={self.floor:g}" if self.floor is not None else "")
+        )
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "params": self.params,
+            "n_points": self.n_points,
+            "cost": self.cost,
+            "converged": self.converged,
+            "loss_fn": self.loss_fn,
+            "f_scale": self.f_scale,
+            "floor": self.floor,
+            "fractional": self.fractional,
+            "message": self.message,
+        }
+
+
+def _sigmoid(L: np.ndarray, c: float, d: float, gamma: float, l: float) -> np.ndarray:  # noqa: E741
+    return c * expit(gamma * (L - l)) + d
+
+
+def _validate(loss: Any, score: Any) -> tuple[np.ndarray, np.ndarray]:
+    L = np.asarray(loss, dtype=float).ravel()
+    S = np.asarray(score, dtype=float).ravel()
+    if L.shape != S.shape:
+        raise DensingInputError(f"loss has {L.size} values but score has {S.size}")
+    for name, arr in (("loss", L), ("score", S)):
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            raise DensingInputError(
+                f"value {arr[bad[0]]!r} is not finite", row=int(bad[0]) + 1, column=name
+            )
+    return L, S
+
+
+@dataclass(frozen=True)
+class _Problem:
+    L: np.ndarray
+    S: np.ndarray
+    floor: float | None
+    fractional: bool
+    loss_fn: str
+    f_scale: float
+
+    # parameter vector x: fractional  -> (d, u, gamma, l)  or (u, gamma, l) with floor
+    #                     unbounded   -> (d, c, gamma, l)  or (c, gamma, l) with floor
+    def unpack(self, x: np.ndarray) -> tuple[float, float, float, float]:
+        if self.floor is not None:
+            d = self.floor
+            a, gamma, l = x  # noqa: E741
+        else:
+            d, a, gamma, l = x  # noqa: E741
+        c = a * (1.0 - d) if self.fractional else a
+        return float(c), float(d), float(gamma), float(l)
+
+    def pack(self, c: float, d: float, gamma: float, l: float) -> np.ndarray:  # noqa: E741
+        a = c / (1.0 - d) if self.fractional else c
+        if self.floor is not None:
+            return np.array([a, gamma, l])
+        return np.array([d, a, gamma, l])
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        span = max(float(np.ptp(self.L)), 1e-6)
+        lo_l = float(self.L.min()) - 5 * span
+        hi_l = float(self.L.max()) + 5 * span
+        g_lo, g_hi = -1e3 / span, -1e-6 / span
+        if self.fractional:
+            a_lo, a_hi = _EPS_U, 1.0
+            d_lo, d_hi = 0.0, _D_MAX
+        else:
+            a_lo, a_hi = 1e-12, np.inf
+            d_lo, d_hi = -np.inf, np.inf
+        if self.floor is not None:
+            return np.array([a_lo, g_lo, lo_l]), np.array([a_hi, g_hi, hi_l])
+        return np.array([d_lo, a_lo, g_lo, lo_l]), np.array([d_hi, a_hi, g_hi, hi_l])
+
+    def residuals(self, x: np.ndarray) -> np.ndarray:
+        c, d, gamma, l = self.unpack(x)  # noqa: E741
+        return _sigmoid(self.L, c, d, gamma, l) - self.S
+
+    def jac(self, x: np.ndarray) -> np.ndarray:
+        c, d, gamma, l = self.unpack(x)  # noqa: E741
+        s = _sigmoid(self.L, 1.0, 0.0, gamma, l)
+        ds = s * (1.0 - s)  # derivative of s w.r.t. its argument gamma (L - l)
+        dg = c * ds * (self.L - l)
+        dl = -c * ds * gamma
+        cols = []
+        if self.floor is None:
+            # d enters directly and, if fractional, through c = u (1 - d)
+            dd = 1.0 - x[1] * s if self.fractional else np.ones_like(s)
+            cols.append(dd)
+        da = s * ((1.0 - d) if self.fractional else 1.0)
+        cols += [da, dg, dl]
+        return np.column_stack(cols)
+
+
+def _linear_cd(
+    s: np.ndarray, S: np.ndarray, floor: float | None, fractional: bool
+) -> tuple[float, float]:
+    """Least-squares (c, d) for a fixed sigmoid shape ``s``, clipped into the bounds."""
+    if floor is not None:
+        d = floor
+        denom = float(s @ s)
+        c = float(s @ (S - d)) / denom if denom > 0 else 0.5
+    else:
+        X = np.column_stack([s, np.ones_like(s)])
+        (c, d), *_ = np.linalg.lstsq(X, S, rcond=None)
+        c, d = float(c), float(d)
+    if fractional:
+        d = min(max(d, 0.0), 0.99) if floor is None else d
+        c = min(max(c, 0.02 * (1.0 - d)), (1.0 - d) * (1.0 - 1e-6))
+    else:
+        c = max(c, 1e-6)
+    return c, d
+
+
+def _starts(prob: _Problem, n_l: int = 5, gammas: Sequence[float] = (1.0, 3.0, 10.0, 30.0)):
+    span = max(float(np.ptp(prob.L)), 1e-6)
+    ls = np.quantile(prob.L, np.linspace(0.1, 0.9, n_l))
+    lo, hi = prob.bounds()
+    for l0 in ls:
+        for g in gammas:
+            gamma = -g / span
+            s = _sigmoid(prob.L, 1.0, 0.0, gamma, float(l0))
+            c, d = _linear_cd(s, prob.S, prob.floor, prob.fractional)
+            x0 = prob.pack(c, d, gamma, float(l0))
+            yield np.clip(x0, lo, hi)
+
+
+def _robust_cost(prob: _Problem, x: np.ndarray) -> float:
+    z = (prob.residuals(x) / prob.f_scale) ** 2
+    if prob.loss_fn == "soft_l1":
+        rho = 2.0 * (np.sqrt(1.0 + z) - 1.0)
+    elif prob.loss_fn == "huber":
+        rho = np.where(z <= 1, z, 2.0 * np.sqrt(z) - 1.0)
+    else:
+        rho = z
+    return float(0.5 * prob.f_scale**2 * rho.sum())
+
+
+def _solve(prob: _Problem, starts, n_polish: int = 6) -> tuple[np.ndarray, float, bool, str]:
+    """Polish the ``n_polish`` grid starts of lowest initial cost; keep the best result."""
+    lo, hi = prob.bounds()
+    starts = list(starts)
+    if len(starts) > n_polish:
+        costs = np.array([_robust_cost(prob, np.clip(x, lo, hi)) for x in starts])
+        starts = [starts[i] for i in np.argsort(costs)[:n_polish]]
+    best = None
+    for x0 in starts:
+        x0 = np.clip(x0, lo, hi)
+        try:
+            r = least_squares(
+                prob.residuals,
+                x0,
+                jac=prob.jac,
+                bounds=(lo, hi),
+                loss=prob.loss_fn,
+                f_scale=prob.f_scale,
+                method="trf",
+                x_scale="jac",
+                max_nfev=2000,
+            )
+        except np.linalg.LinAlgError:  # pragma: no cover - numerical failure
+            continue
+        if best is None or r.cost < best.cost:
+            best = r
+    if best is None:
+        raise FitError("the sigmoid fit failed from every start")
+    return best.x, float(best.cost), bool(best.status > 0), str(best.message)
+
+
+def fit_sigmoid(
+    loss: Sequence[float] | np.ndarray,
+    score: Sequence[float] | np.ndarray,
+    *,
+    floor: float | None = None,
+    fractional: bool = True,
+    loss_fn: LossFn = "soft_l1",
+    f_scale: float = 0.05,
+    x0: SigmoidFit | None = None,
+) -> SigmoidFit:
+    """Fit ``S = c / (1 + exp(-γ (L - l))) + d`` (γ < 0) to (loss, score) pairs.
+
+    ``floor`` fixes ``d`` (e.g. chance level 0.25 for 4-way multiple choice).
+    ``fractional`` enforces ``0 ≤ d``, ``c > 0``, ``c + d ≤ 1``. ``loss_fn`` and
+    ``f_scale`` are passed to :func:`scipy.optimize.least_squares` (``f_scale`` is the
+    residual size, in score units, beyond which the robust loss down-weights).
+    ``x0``: start only from this fit (fast warm start) instead of the global grid.
+    """
+    L, S = _validate(loss, score)
+    if loss_fn not in ("soft_l1", "linear", "huber"):
+        raise ValueError(f"loss_fn must be 'soft_l1', 'linear' or 'huber', got {loss_fn!r}")
+    n_par = 3 if floor is not None else 4
+    if L.size < n_par + 1:
+        raise DensingInputError(
+            f"{L.size} (loss, score) points are too few to fit a sigmoid with {n_par} free "
+            f"parameters; need at least {n_par + 1}"
+        )
+    if np.ptp(L) <= 0:
+        raise DensingInputError("all losses are equal: the sigmoid is not identifiable")
+    if floor is not None and (not np.isfinite(floor) or (fractional and not 0 <= floor < 1)):
+        raise ValueError(f"floor must be in [0, 1) for fractional scores, got {floor}")
+    prob = _Problem(L, S, floor, fractional, loss_fn, float(f_scale))
+    if x0 is not None:
+        d0 = floor if floor is not None else min(max(x0.d, 0.0), 0.99) if fractional else x0.d
+        c0 = min(x0.c, (1 - d0) * (1 - 1e-6)) if fractional else x0.c
+        starts = [prob.pack(c0, d0, x0.gamma, x0.l)]
+    else:
+        starts = list(_starts(prob))
+    x, cost, conv, msg = _solve(prob, starts)
+    c, d, gamma, l = prob.unpack(x)  # noqa: E741
+    return SigmoidFit(
+        c=c,
+        d=d,
+        gamma=gamma,
+        l=l,
+        n_points=int(L.size),
+        cost=cost,
+        converged=conv,
+        loss_fn=loss_fn,
+        f_scale=float(f_scale),
+        floor=floor,
+        fractional=fractional,
+        message=msg,
+    )
+
+
+# ----------------------------------------------------------------------------- bootstrap
+
+
+@dataclass(frozen=True)
+class SigmoidBootstrap:
+    """Bootstrap of a sigmoid fit: the point fit, parameter samples and percentile intervals."""
+
+    fit: SigmoidFit
+    samples: np.ndarray  # (n_resamples, 4) columns c, d, gamma, l; NaN row = failed resample
+    level: float
+    n_failed: int
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def n_resamples(self) -> int:
+        return int(self.samples.shape[0])
+
+    def replicate(self, b: int) -> SigmoidFit:
+        """Replicate ``b`` as a :class:`SigmoidFit` (for end-to-end propagation)."""
+        c, d, gamma, l = (float(v) for v in self.samples[b])  # noqa: E741
+        return SigmoidFit(
+            c=c,
+            d=d,
+            gamma=gamma,
+            l=l,
+            n_points=self.fit.n_points,
+            cost=float("nan"),
+            converged=bool(np.isfinite(c)),
+            loss_fn=self.fit.loss_fn,
+            f_scale=self.fit.f_scale,
+            floor=self.fit.floor,
+            fractional=self.fit.fractional,
+        )
+
+    def inverse_samples(self, score: float | Sequence[float] | np.ndarray) -> InverseResult:
+        """Implied losses of ``score`` under every replicate: arrays of shape (B, n_scores).
+
+        A failed replicate (NaN parameters) gets status ``"failed"`` and loss NaN.
+        """
+        S = np.atleast_1d(np.asarray(score, dtype=float))
+        loss = np.empty((self.n_resamples, S.size))
+        status = np.empty((self.n_resamples, S.size), dtype=object)
+        for b in range(self.n_resamples):
+            if not np.all(np.isfinite(self.samples[b])):
+                loss[b] = np.nan
+                status[b] = "failed"
+                continue
+            inv = self.replicate(b).inverse(S)
+            loss[b] = inv.loss
+            status[b] = inv.status
+        return InverseResult(loss=loss, status=status.astype(str))
+
+    def summary(self) -> str:
+        pct = f"{100 * self.level:g}%"
+        lines = [
+            f"Sigmoid S(L) = c / (1 + exp(-gamma (L - l))) + d  "
+            f"({self.n_resamples} bootstrap resamples, {self.n_failed} failed)",
+            f"  {'param':<8}{'estimate':>14}{pct + ' lo':>14}{pct + ' hi':>14}",
+        ]
+        for k, v in self.fit.params.items():
+            lo, hi = self.intervals.get(k, (float("nan"), float("nan")))
+            lines.append(f"  {k:<8}{v:>14.6g}{lo:>14.6g}{hi:>14.6g}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.fit.to_dict()
+        d["intervals"] = {k: list(v) for k, v in self.intervals.items()}
+        d["level"] = self.level
+        d["n_resamples"] = self.n_resamples
+        d["n_failed"] = self.n_failed
+        return d
+
+
+def _sigmoid_replicate(
+    seed: np.random.SeedSequence,
+    *,
+    L: np.ndarray,
+    S: np.ndarray,
+    groups: np.ndarray | None,
+    kwargs: dict[str, Any],
+    warm: SigmoidFit | None,
+) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    idx = resample_indices(rng, L.size, groups)
+    try:
+        f = fit_sigmoid(L[idx], S[idx], x0=warm, **kwargs)
+    except (DensingInputError, FitError):
+        return np.full(4, np.nan)
+    return np.array([f.c, f.d, f.gamma, f.l])
+
+
+def bootstrap_sigmoid(
+    loss: Sequence[float] | np.ndarray,
+    score: Sequence[float] | np.ndarray,
+    spec: BootstrapSpec,
+    groups: Sequence[Any] | np.ndarray | None = None,
+    progress: Callable[[int], None] | None = None,
+    *,
+    floor: float | None = None,
+    fractional: bool = True,
+    loss_fn: LossFn = "soft_l1",
+    f_scale: float = 0.05,
+) -> SigmoidBootstrap:
+    """Nonparametric bootstrap of :func:`fit_sigmoid`.
+
+    Each resample (of points, or of whole ``groups``) is refitted from the full
+    multi-start grid, unless ``spec.warm_start`` (then from the point estimate only).
+    A resample that cannot be fitted (e.g. all losses equal) is a NaN row, counted
+    in ``n_failed`` and excluded from the intervals.
+    """
+    L, S = _validate(loss, score)
+    kwargs = {"floor": floor, "fractional": fractional, "loss_fn": loss_fn, "f_scale": f_scale}
+    point = fit_sigmoid(L, S, **kwargs)
+    g = None if groups is None else np.asarray(groups)
+    if g is not None and g.shape[0] != L.size:
+        raise DensingInputError(f"groups has {g.shape[0]} labels but there are {L.size} points")
+    fn = functools.partial(
+        _sigmoid_replicate,
+        L=L,
+        S=S,
+        groups=g,
+        kwargs=kwargs,
+        warm=point if spec.warm_start else None,
+    )
+    seeds = replicate_seeds(spec.seed, spec.n_resamples)
+    rows = parallel_replicates(fn, seeds, n_jobs=spec.n_jobs, progress=progress)
+    samples = np.array(rows, dtype=float).reshape(-1, 4)
+    failed = int((~np.all(np.isfinite(samples), axis=1)).sum())
+    intervals = (
+        {k: percentile_interval(samples[:, j], spec.level) for j, k in enumerate(PARAM_NAMES)}
+        if samples.shape[0]
+        else {}
+    )
+    return SigmoidBootstrap(
+        fit=point, samples=samples, level=spec.level, n_failed=failed, intervals=intervals
+    )
