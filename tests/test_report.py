@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 import struct
 import subprocess
 from html.parser import HTMLParser
@@ -464,6 +463,8 @@ def _chromium(args: list[str], profile: Path) -> subprocess.Popen[bytes]:
             "--disable-extensions",
             "--disable-default-apps",
             "--mute-audio",
+            # any network lookup fails: the report must render fully offline
+            "--host-resolver-rules=MAP * ~NOTFOUND",
             f"--user-data-dir={profile}",
             "--virtual-time-budget=10000",
             *args,
@@ -482,11 +483,19 @@ def _png_size(path: Path) -> tuple[int, int]:
 @pytest.mark.skipif(
     not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (.ci/run installs it)"
 )
-def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+def test_report_renders_in_headless_chromium(
+    report: Path, bundle: ReportBundle, tmp_path: Path
+) -> None:
     url = report.resolve().as_uri()
     shot = tmp_path / "report.png"
+    # a copy that, once loaded, clicks the "params N" heading of the model table (sort test)
+    clicked = tmp_path / "clicked.html"
+    click = "<script>document.querySelectorAll('#table-models thead th')[3].click();</script>"
+    clicked.write_text(
+        report.read_text(encoding="utf-8").replace("</body>", click + "</body>"), encoding="utf-8"
+    )
     # run the DOM dump and the screenshot at once, each with its own profile
-    dom_proc = _chromium(["--dump-dom", url], tmp_path / "profile-dom")
+    dom_proc = _chromium(["--dump-dom", clicked.as_uri()], tmp_path / "profile-dom")
     shot_proc = _chromium(
         [f"--screenshot={shot}", "--window-size=1400,3000", "--hide-scrollbars", url],
         tmp_path / "profile-shot",
@@ -502,11 +511,13 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
         assert c["marks"] > 0, f"{pid}: no points or lines drawn ({c})"
     # the density plot shows every model with a finite density as a point
     assert counter.counts["plot-density"]["marks"] >= 30
+    # the click sorted the table by parameters, ascending, in the browser
+    sorted_models = _read_table(dom.decode("utf-8", errors="replace"), "table-models")
+    expected = bundle.densities.sort_values("params", kind="stable")["model"].tolist()
+    assert sorted_models["model"].tolist() == expected
+    assert 'aria-sort="ascending"' in dom.decode("utf-8", errors="replace")
     assert shot_proc.returncode == 0, shot_err.decode(errors="replace")[-2000:]
     assert shot.exists(), shot_err.decode(errors="replace")[-2000:]
     width, height = _png_size(shot)
     assert (width, height) == (1400, 3000)
     assert shot.stat().st_size > 100_000  # a blank page compresses to a few KB
-    keep = Path(__file__).resolve().parent / ".." / ".report-screenshot.png"
-    if shutil.which("true") and keep.parent.exists():
-        pass  # the screenshot stays in pytest's tmp dir: {shot}

@@ -47,6 +47,31 @@ def _num(values: Any) -> np.ndarray:
     return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
 
 
+def log_ticks(values: Any, formatter: Any = fmt_num) -> dict[str, Any]:
+    """Readable tick positions for a log axis covering ``values``: 1-2-5 steps over up to three
+    decades, every decade beyond that; labels in plain numbers (no '5', '2' minor clutter)."""
+    v = _num(values)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size == 0:
+        return {}
+    lo, hi = math.floor(math.log10(v.min())), math.ceil(math.log10(v.max()))
+    steps = (1, 2, 5) if hi - lo <= 3 else (1,)
+    if hi - lo > 9:
+        steps = (1,)
+        stride = math.ceil((hi - lo) / 8)
+    else:
+        stride = 1
+    ticks = [
+        m * 10.0**k
+        for k in range(lo, hi + 1, stride)
+        for m in steps
+        if v.min() / 1.6 <= m * 10.0**k <= v.max() * 1.6
+    ]
+    if len(ticks) < 2:
+        return {}
+    return {"tickmode": "array", "tickvals": ticks, "ticktext": [formatter(t) for t in ticks]}
+
+
 def _color_map(groups: list[str]) -> dict[str, str]:
     return {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
 
@@ -245,10 +270,13 @@ def density_figure(
     fig.add_hline(y=1, line={"color": "#aaa", "width": 1})
     _base_layout(fig, height=560)
     fig.update_xaxes(title_text="release date")
+    span = [_num(shown["density"]), _num(shown["density_lo"]), _num(shown["density_hi"])]
+    if band is not None:
+        span += [_num(band["fit"])]
     fig.update_yaxes(
         type="log",
         title_text="capability density ρ = N̂ / N (log scale)",
-        exponentformat="power",
+        **log_ticks(np.concatenate(span)),
     )
     return fig
 
@@ -320,7 +348,8 @@ def fit_figure(
                 line={"color": c, "width": 2},
                 name=f"{g}: fitted law",
                 legendgroup=g,
-                hovertemplate="N = %{x:.3s}<br>fitted %{y:.4g}<extra>" + g + "</extra>",
+                text=[fmt_params(v) for v in cx],
+                hovertemplate="N = %{text}<br>fitted %{y:.4g}<extra>" + g + "</extra>",
             ),
             row=1,
             col=1,
@@ -342,8 +371,9 @@ def fit_figure(
         )
     fig.add_hline(y=0, line={"color": "#888", "width": 1}, row=2, col=1)
     _base_layout(fig, height=620)
-    fig.update_xaxes(type="log", exponentformat="SI", row=1, col=1)
-    fig.update_xaxes(type="log", exponentformat="SI", title_text=x_label, row=2, col=1)
+    xticks = log_ticks(pts["x"], fmt_params)
+    fig.update_xaxes(type="log", row=1, col=1, **xticks)
+    fig.update_xaxes(type="log", title_text=x_label, row=2, col=1, **xticks)
     fig.update_yaxes(title_text=y_label, row=1, col=1)
     fig.update_yaxes(title_text="residual (observed − fitted)", row=2, col=1)
     return fig
@@ -422,8 +452,11 @@ def sigmoid_figure(
         fig.update_xaxes(title_text=x_label, title_font={"size": 11}, row=row, col=col)
         if col == 1:
             fig.update_yaxes(title_text="score (fraction correct)", row=row, col=col)
-    _base_layout(fig, height=max(340, 300 * nrows + 60))
-    fig.update_layout(margin={"t": 60})
+    _base_layout(fig, height=max(360, 300 * nrows + 90))
+    fig.update_layout(
+        margin={"t": 90},
+        legend={"yref": "container", "y": 0.995, "yanchor": "top"},
+    )
     fig.update_yaxes(range=[-0.02, 1.02])
     return fig
 
