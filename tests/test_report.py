@@ -339,7 +339,20 @@ def test_tables_list_every_model_and_frame(report: Path, bundle: ReportBundle) -
     assert text.count('class="howto"') >= 5
     assert 'class="sortable"' in text
     # the model without a finite density is named in the caption, not dropped silently
-    assert "org/model-07 (below_range)" in text
+    assert "org/model-07 (below_range, no finite density)" in text
+
+
+def test_string_dates_and_missing_date(tmp_path: Path, bundle: ReportBundle) -> None:
+    d = bundle.densities.assign(
+        release_date=bundle.densities["release_date"].dt.strftime("%Y-%m-%d")
+    )
+    d.loc[5, "release_date"] = None
+    b = ReportBundle(densities=d, trend=bundle.trend, frame=bundle.frame, band=bundle.band)
+    text = render_report(b, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "org/model-05 (no release date)" in text
+    models = _read_table(text, "table-models")
+    assert len(models) == len(d)
+    assert models.loc[models["model"] == "org/model-05", "release date"].item() == "—"
 
 
 def test_optional_parts_missing_render_notes(tmp_path: Path, bundle: ReportBundle) -> None:

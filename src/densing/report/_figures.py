@@ -79,8 +79,16 @@ def _color_map(groups: list[str]) -> dict[str, str]:
 def density_points(densities: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split models into those drawable on a log density axis and those that are not."""
     rho = _num(densities["density"])
-    ok = np.isfinite(rho) & (rho > 0)
+    dated = pd.to_datetime(densities["release_date"], errors="coerce").notna().to_numpy()
+    ok = np.isfinite(rho) & (rho > 0) & dated
     return densities[ok].copy(), densities[~ok].copy()
+
+
+def why_not_drawn(row: pd.Series) -> str:
+    """The reason a model is absent from the density plot (for the caption)."""
+    if pd.isna(pd.to_datetime(row["release_date"], errors="coerce")):
+        return "no release date"
+    return f"{row['status']}, no finite density"
 
 
 def _density_hover(d: pd.DataFrame) -> tuple[np.ndarray, str]:

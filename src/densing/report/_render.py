@@ -22,6 +22,7 @@ from densing.report._figures import (
     fit_figure,
     sensitivity_figure,
     sigmoid_figure,
+    why_not_drawn,
 )
 from densing.report._format import fmt_interval, fmt_num, fmt_params, is_number, pair
 
@@ -233,11 +234,9 @@ def _density_section(bundle: ReportBundle) -> str:
     if hidden.empty:
         hidden_txt = "All models with a density are drawn."
     else:
-        listed = ", ".join(
-            f"{m} ({s})" for m, s in zip(hidden["model"], hidden["status"], strict=True)
-        )
+        listed = ", ".join(f"{r['model']} ({why_not_drawn(r)})" for _, r in hidden.iterrows())
         hidden_txt = (
-            f"{len(hidden)} model(s) have no finite density and cannot be drawn on a log axis: "
+            f"{len(hidden)} model(s) cannot be drawn (no finite density or no release date): "
             f"{_e(listed)}. They are listed in the table of all models."
         )
     band_txt = (
@@ -362,7 +361,13 @@ def _extra_columns(d: pd.DataFrame) -> list[str]:
     return [c for c in d.columns if c not in known]
 
 
+def _date_text(v: Any) -> str:
+    return "—" if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
+
+
 def _sort_attr(v: Any) -> str:
+    if v is pd.NaT:
+        return ""
     if isinstance(v, pd.Timestamp):
         return v.strftime("%Y-%m-%d")
     if is_number(v):
@@ -402,7 +407,7 @@ def _models_section(bundle: ReportBundle) -> str:
         cells = [
             f"<td>{_e(r['model'])}</td>",
             f"<td>{_e(r['family'])}</td>",
-            f'<td data-sort="{_sort_attr(r["release_date"])}">{_e(r["release_date"].strftime("%Y-%m-%d"))}</td>',
+            f'<td data-sort="{_sort_attr(r["release_date"])}">{_e(_date_text(r["release_date"]))}</td>',
             f'<td class="num" data-sort="{_sort_attr(r["params"])}">{_e(fmt_params(r["params"]))}</td>',
             f'<td class="num" data-sort="{_sort_attr(r["active_params"])}">{_e(fmt_params(r["active_params"]))}</td>',
             f'<td class="num" data-sort="{_sort_attr(r["effective_params"])}">{_e(fmt_params(r["effective_params"]))}</td>',
