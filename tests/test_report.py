@@ -299,7 +299,11 @@ def test_one_div_per_plot_and_figures_embedded(report: Path, bundle: ReportBundl
         r'<script type="application/json" id="densing-figures">(.*?)</script>', text, re.S
     )
     assert block is not None
-    figs = json.loads(block.group(1))
+
+    def reject(const: str) -> None:
+        raise AssertionError(f"{const} is not JSON: the browser's JSON.parse would fail")
+
+    figs = json.loads(block.group(1), parse_constant=reject)
     assert sorted(figs) == sorted(PLOT_IDS)
     for fid, fig in figs.items():
         assert len(fig["data"]) > 0, fid
@@ -363,6 +367,26 @@ def test_optional_parts_missing_render_notes(tmp_path: Path, bundle: ReportBundl
     for pid in ("plot-fit", "plot-sigmoids", "plot-sensitivity"):
         assert f'id="{pid}"' not in text
     assert text.count("was not part of the inputs") == 4  # band, fit, sigmoids, sensitivity
+
+
+def test_no_growth_and_infinite_bounds_render(tmp_path: Path, bundle: ReportBundle) -> None:
+    import dataclasses
+    import json
+
+    trend = dict(bundle.trend)
+    trend.update(A_per_day=-0.001, doubling_time_days=math.inf, doubling_time_months=math.inf)
+    trend["intervals"] = {"A_per_day": [-0.002, 0.001], "doubling_time_days": [693.0, math.inf]}
+    sens = bundle.sensitivity.copy()
+    sens.loc[1, "hi"] = math.inf
+    b = dataclasses.replace(bundle, trend=trend, sensitivity=sens)
+    # a bundle with infinities survives the JSON round trip too
+    back = read_bundle(write_bundle(b, tmp_path / "b.json"))
+    text = render_report(back, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "no doubling (A ≤ 0)" in text
+    assert "[22.8, ∞]" in text  # 693 days in months, open upper end
+    assert "[3, ∞]" in text  # the sensitivity row with an unbounded interval
+    block = re.search(r'id="densing-figures">(.*?)</script>', text, re.S)
+    json.loads(block.group(1), parse_constant=lambda c: pytest.fail(f"{c} in figure JSON"))
 
 
 def test_bundle_round_trip(tmp_path: Path, bundle: ReportBundle) -> None:

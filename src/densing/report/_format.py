@@ -27,7 +27,7 @@ def fmt_params(x: Any) -> str:
 def fmt_num(x: Any, digits: int = 3) -> str:
     """Significant-digit formatting; missing → '—', infinities spelled out."""
     if isinstance(x, str):
-        return x
+        return {"inf": "∞", "-inf": "−∞", "nan": "—"}.get(x.strip().lower(), x)
     if x is None:
         return "—"
     try:

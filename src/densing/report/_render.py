@@ -27,6 +27,7 @@ from densing.report._figures import (
 from densing.report._format import fmt_interval, fmt_num, fmt_params, is_number, pair
 
 DAYS_PER_MONTH = 365.25 / 12
+SEGMENT_LABELS = {"before": "before ChatGPT", "after": "after ChatGPT"}
 PLOT_IDS = ("plot-density", "plot-fit", "plot-sigmoids", "plot-sensitivity")
 
 
@@ -99,10 +100,12 @@ def _headline(bundle: ReportBundle) -> str:
     level_txt = f"{fmt_num(100 * float(level), 3)}% interval" if is_number(level) else "interval"
     m_lo, m_hi = _doubling_months_interval(t)
     a_lo, a_hi = pair(intervals.get("A_per_day"))
+    months = t.get("doubling_time_months")
+    growing = is_number(t.get("A_per_day")) and float(t["A_per_day"]) > 0
     cards = [
         _card(
             "doubling time of maximum density",
-            f"{fmt_num(t.get('doubling_time_months'))} months",
+            f"{fmt_num(months)} months" if growing else "no doubling (A ≤ 0)",
             f"{level_txt} {fmt_interval(m_lo, m_hi)}; {fmt_num(t.get('doubling_time_days'))} days",
         ),
         _card(
@@ -141,7 +144,7 @@ def _segments_table(segments: dict[str, Any], level_txt: str) -> str:
         a_lo, a_hi = pair(iv.get("A_per_day"))
         rows.append(
             "<tr>"
-            f"<td>{_e(name)}</td>"
+            f"<td>{_e(SEGMENT_LABELS.get(str(name), name))}</td>"
             f'<td class="num">{_e(fmt_num(seg.get("n_models")))}</td>'
             f'<td class="num">{_e(fmt_num(seg.get("A_per_day")))}</td>'
             f'<td class="num">{_e(fmt_interval(a_lo, a_hi))}</td>'
