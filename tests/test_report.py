@@ -511,6 +511,15 @@ def _chromium(args: list[str], profile: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _finish(proc: subprocess.Popen[bytes], timeout: float = 120) -> tuple[bytes, bytes]:
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"headless Chromium did not finish within {timeout} s")
+
+
 def _png_size(path: Path) -> tuple[int, int]:
     head = path.read_bytes()[:24]
     assert head[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
@@ -537,8 +546,8 @@ def test_report_renders_in_headless_chromium(
         [f"--screenshot={shot}", "--window-size=1400,3000", "--hide-scrollbars", url],
         tmp_path / "profile-shot",
     )
-    dom, dom_err = dom_proc.communicate(timeout=120)
-    _, shot_err = shot_proc.communicate(timeout=120)
+    dom, dom_err = _finish(dom_proc)
+    _, shot_err = _finish(shot_proc)
     assert dom_proc.returncode == 0, dom_err.decode(errors="replace")[-2000:]
     counter = _PlotCounter(PLOT_IDS)
     counter.feed(dom.decode("utf-8", errors="replace"))
