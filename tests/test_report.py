@@ -401,6 +401,7 @@ def test_bundle_round_trip(tmp_path: Path, bundle: ReportBundle) -> None:
     assert back.trend["envelope"] == bundle.trend["envelope"]
     assert back.frame == bundle.frame
     assert len(back.sigmoid_points) == len(bundle.sigmoid_points)
+    assert "40 models" in back.summary() and "fit_points      18 rows" in back.summary()
     # re-rendering from the saved bundle gives the same document
     from densing.report import render_html
 

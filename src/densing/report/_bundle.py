@@ -161,6 +161,20 @@ class ReportBundle:
         if self.band is not None:
             _check_dates(self.band, "band", "date", src)
 
+    def summary(self) -> str:
+        """A short readable list of what the bundle holds (and which parts are missing)."""
+        lines = [
+            f"report bundle for frame {self.frame.get('name')!s}",
+            f"  densities       {len(self.densities)} models",
+            f"  trend           A = {self.trend.get('A_per_day')}, "
+            f"doubling = {self.trend.get('doubling_time_months')} months",
+        ]
+        for name in _TABLE_FIELDS[1:]:
+            df = getattr(self, name)
+            lines.append(f"  {name:<15} {'missing' if df is None else f'{len(df)} rows'}")
+        lines.append(f"  paper           {'missing' if not self.paper_comparison else 'present'}")
+        return "\n".join(lines)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (tables as lists of records); read back with :meth:`from_dict`."""
         out: dict[str, Any] = {"format": BUNDLE_FORMAT, "version": BUNDLE_VERSION}
