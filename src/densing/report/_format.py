@@ -1,0 +1,58 @@
+"""Small number formatters shared by the figures and the HTML tables."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def is_number(x: Any) -> bool:
+    try:
+        return x is not None and not isinstance(x, bool | str) and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_params(x: Any) -> str:
+    """7.24e9 → '7.24B', 3.5e8 → '350M'; missing → '—'."""
+    if not is_number(x):
+        return "—"
+    v = float(x)
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(v) >= scale:
+            return f"{v / scale:.3g}{suffix}"
+    return f"{v:.3g}"
+
+
+def fmt_num(x: Any, digits: int = 3) -> str:
+    """Significant-digit formatting; missing → '—', infinities spelled out."""
+    if isinstance(x, str):
+        return {"inf": "∞", "-inf": "−∞", "nan": "—"}.get(x.strip().lower(), x)
+    if x is None:
+        return "—"
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(v):
+        return "—"
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e6):
+        return f"{v:.{digits}e}".replace("e-0", "e-").replace("e+0", "e")
+    return f"{v:.{digits}g}"
+
+
+def fmt_interval(lo: Any, hi: Any, digits: int = 3) -> str:
+    if not is_number(lo) and not is_number(hi):
+        return "—"
+    return f"[{fmt_num(lo, digits)}, {fmt_num(hi, digits)}]"
+
+
+def pair(value: Any) -> tuple[Any, Any]:
+    """An interval given as [lo, hi] (or a dict with lo/hi) → (lo, hi); else (None, None)."""
+    if isinstance(value, dict):
+        return value.get("lo"), value.get("hi")
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return value[0], value[1]
+    return None, None
