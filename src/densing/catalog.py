@@ -930,7 +930,8 @@ def _collect(
         if prev is not None:
             overridden.append(mid)
         final[mid] = p
-    return _Collected(list(final.values()), sources, overridden), problems.items
+    unique = list({str(p): p for p in problems.items}.values())  # e.g. defaulted active_params
+    return _Collected(list(final.values()), sources, overridden), unique
 
 
 def validate(
@@ -1221,6 +1222,27 @@ class Catalog:
         ``df.attrs["sources"]`` (same shape).
         """
         benches = _as_list(benchmarks)
+        best = self._best(benches, setting)
+        cols = (
+            benches
+            if benches is not None
+            else [b for b in BENCHMARKS if b in set(best["benchmark"])]
+        )
+        table = best.pivot(index="id", columns="benchmark", values="score")
+        table = table.reindex(index=self.ids, columns=cols).astype(float)
+        table.index.name = "id"
+        table.columns.name = None
+        settings: dict[str, dict[str, str]] = {b: {} for b in cols}
+        sources: dict[str, dict[str, str]] = {b: {} for b in cols}
+        for r in best.itertuples(index=False):
+            settings[r.benchmark][r.id] = r.setting
+            sources[r.benchmark][r.id] = r.source
+        table.attrs["settings"] = settings
+        table.attrs["sources"] = sources
+        return table
+
+    def _best(self, benches: list[str] | None, setting: str | Sequence[str] | None) -> pd.DataFrame:
+        """The preferred score row per (model, benchmark)."""
         if benches is not None:
             for b in benches:
                 if b not in BENCHMARKS:
@@ -1241,24 +1263,36 @@ class Catalog:
         sc = sc.assign(_rank=rank.astype(int)).sort_values(
             ["id", "benchmark", "_rank"], kind="stable"
         )
-        best = sc.drop_duplicates(["id", "benchmark"], keep="first")
+        return sc.drop_duplicates(["id", "benchmark"], keep="first").drop(columns="_rank")
+
+    def user_table(
+        self,
+        benchmarks: str | Sequence[str] | None = None,
+        setting: str | Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """The catalog in the user CSV format (one row per model, the preferred score per
+        benchmark with ``<b>_shots``, ``<b>_setting``, ``<b>_source``); :func:`load` reads it back."""
+        benches = _as_list(benchmarks)
+        best = self._best(benches, setting)
         cols = (
             benches
             if benches is not None
             else [b for b in BENCHMARKS if b in set(best["benchmark"])]
         )
-        table = best.pivot(index="id", columns="benchmark", values="score")
-        table = table.reindex(index=self.ids, columns=cols).astype(float)
-        table.index.name = "id"
-        table.columns.name = None
-        settings: dict[str, dict[str, str]] = {b: {} for b in cols}
-        sources: dict[str, dict[str, str]] = {b: {} for b in cols}
-        for r in best.itertuples(index=False):
-            settings[r.benchmark][r.id] = r.setting
-            sources[r.benchmark][r.id] = r.source
-        table.attrs["settings"] = settings
-        table.attrs["sources"] = sources
-        return table
+        out = self.models.drop(columns=["origin"]).copy()
+        out["release_date"] = out["release_date"].dt.strftime("%Y-%m-%d")
+        for b in cols:
+            sub = best[best["benchmark"] == b].set_index("id")
+            out[b] = out["id"].map(sub["score"]).astype(float)
+            out[f"{b}_shots"] = out["id"].map(sub["shots"]).astype("Int64")
+            out[f"{b}_setting"] = out["id"].map(sub["setting"])
+            out[f"{b}_source"] = out["id"].map(sub["source"])
+        return out
+
+    def scores_with_sources(self) -> pd.DataFrame:
+        """The long score table with the citation and URL of each value."""
+        src = self.sources.rename(columns={"key": "source"})
+        return self.scores.merge(src, on="source", how="left", validate="many_to_one")
 
     def families(self) -> pd.DataFrame:
         """One row per family: model count, size range, first/last release, benchmarks."""
