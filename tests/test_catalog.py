@@ -282,6 +282,9 @@ def test_percentage_score_is_caught(tmp_path: Path) -> None:
     assert p.location.column == "scores[0].score"
     assert "acme/base-7b" in str(p)
     assert "percentage" in str(p) and "0.87" in str(p)
+    lines = Path(p.location.file).read_text().splitlines()
+    line = next(i + 1 for i, t in enumerate(lines) if t.strip() == "score: 87")
+    assert f"line {line}:" in str(p)
 
 
 def test_future_date_is_caught(tmp_path: Path) -> None:

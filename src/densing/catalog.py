@@ -931,7 +931,67 @@ def _collect(
             overridden.append(mid)
         final[mid] = p
     unique = list({str(p): p for p in problems.items}.values())  # e.g. defaulted active_params
-    return _Collected(list(final.values()), sources, overridden), unique
+    return _Collected(list(final.values()), sources, overridden), _with_yaml_lines(unique)
+
+
+def _yaml_node_line(root: Any, path: list[str | int]) -> int | None:
+    """1-based line of the node at ``path`` (deepest node found) in a composed YAML tree."""
+    node, line = root, None
+    for part in path:
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            nxt = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+            key = next((k for k, _ in node.value if getattr(k, "value", None) == part), None)
+            if nxt is None:
+                break
+            line = key.start_mark.line + 1
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if not 0 <= part < len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _with_yaml_lines(problems: list[DensingInputError]) -> list[DensingInputError]:
+    """Add the YAML line number to problems located in a YAML file (only on the error path)."""
+    trees: dict[str, Any] = {}
+    out = []
+    for p in problems:
+        loc = p.location
+        if (
+            loc.file is None
+            or not loc.file.endswith((".yaml", ".yml"))
+            or (loc.row is None and loc.column is None)
+        ):
+            out.append(p)
+            continue
+        if loc.file not in trees:
+            try:
+                text = Path(loc.file).read_text(encoding="utf-8")
+                trees[loc.file] = yaml.compose(
+                    text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+                )
+            except (OSError, yaml.YAMLError):
+                trees[loc.file] = None
+        root = trees[loc.file]
+        path: list[str | int] = []
+        if loc.row is not None:
+            path += ["models", loc.row - 1]
+        for part in re.findall(r"[^.\[\]]+|\[\d+\]", loc.column or ""):
+            path.append(int(part[1:-1]) if part.startswith("[") else part)
+        line = _yaml_node_line(root, path) if root is not None else None
+        if line is None:
+            out.append(p)
+            continue
+        out.append(
+            DensingInputError(
+                f"line {line}: {p.reason}", file=loc.file, row=loc.row, column=loc.column
+            )
+        )
+    return out
 
 
 def validate(
