@@ -452,6 +452,8 @@ def test_wide_prefers_uniform_harness_and_records_setting(tmp_path: Path) -> Non
     assert fams.loc[0, "family"] == "Acme" and fams.loc[0, "models"] == 2
     with pytest.raises(DensingInputError, match="did you mean 'gsm8k'"):
         cat.wide(["gsm8"])
+    with pytest.raises(DensingInputError, match=r"no scores with setting.*did you mean 'reported'"):
+        cat.wide(["mmlu"], setting="reportd")
 
 
 def test_setting_rank_order() -> None:
@@ -581,7 +583,7 @@ def test_load_speed_of_shipped_data() -> None:
     cat = catalog.load()
     elapsed = time.perf_counter() - t0
     # the data is parsed with libyaml + pydantic on every load; keep it interactive
-    assert elapsed < 1.5, f"load took {elapsed:.2f} s for {len(cat)} models"
+    assert elapsed < 3.0, f"load took {elapsed:.2f} s for {len(cat)} models"
 
 
 def test_packaged_data_copy_loads(tmp_path: Path) -> None:
@@ -591,3 +593,25 @@ def test_packaged_data_copy_loads(tmp_path: Path) -> None:
     b = load()
     pd.testing.assert_frame_equal(a.scores, b.scores)
     assert copy.deepcopy(a.ids) == b.ids
+
+
+def test_user_json_records_file(tmp_path: Path) -> None:
+    import json
+
+    p = tmp_path / "mine.json"
+    rows = [
+        {
+            "id": "me/j-2b",
+            "family": "J",
+            "params": 2e9,
+            "release_date": "2025-01-10",
+            "source": "https://example.org/j",
+            "gsm8k": 0.2,
+            "gsm8k_shots": 8,
+        }
+    ]
+    p.write_text(json.dumps(rows))
+    cat = load(p)
+    sc = cat.scores[cat.scores["id"] == "me/j-2b"].iloc[0]
+    assert sc["benchmark"] == "gsm8k" and sc["shots"] == 8 and sc["setting"] == "reported"
+    assert cat.provenance("me/j-2b")["release_date"]["source"]["url"] == "https://example.org/j"

@@ -1316,6 +1316,14 @@ class Catalog:
             sc = sc[sc["benchmark"].isin(benches)]
         allowed = _as_list(setting)
         if allowed is not None:
+            present = set(self.scores["setting"])
+            unknown = [a for a in allowed if a not in present]
+            if unknown:
+                raise DensingInputError(
+                    f"no scores with setting {unknown}{_suggest(unknown[0], present)}; "
+                    f"settings present: {', '.join(sorted(present))}",
+                    column="setting",
+                )
             sc = sc[sc["setting"].isin(allowed)]
             rank = sc["setting"].map({s: i for i, s in enumerate(allowed)})
         else:
