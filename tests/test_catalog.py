@@ -403,6 +403,17 @@ def test_load_raises_first_problem_and_counts_the_rest(tmp_path: Path) -> None:
         load(data_dir=d, today=TODAY)
 
 
+def test_duplicated_yaml_key_is_caught(tmp_path: Path) -> None:
+    d = _data_dir(tmp_path, {"acme.yaml": _family([_model()])})
+    f = d / "families" / "acme.yaml"
+    lines = f.read_text().splitlines()
+    i = next(k for k, t in enumerate(lines) if t.strip().startswith("params:"))
+    lines.insert(i + 1, "  params: 8.0e+9")
+    f.write_text("\n".join(lines) + "\n")
+    p = _one(validate(data_dir=d, today=TODAY))
+    assert f"line {i + 2}" in str(p) and "duplicated key 'params'" in str(p)
+
+
 def test_bad_yaml_reports_line(tmp_path: Path) -> None:
     d = _data_dir(tmp_path, {})
     (d / "families" / "acme.yaml").write_text("family: Acme\nmodels: [\n  - id: x\n")
