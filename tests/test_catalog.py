@@ -102,7 +102,7 @@ def test_provenance_unknown_id_suggests(shipped: Catalog) -> None:
         ("mistralai/Mistral-7B-v0.1", 7.24e9),
         ("huggyllama/llama-7b", 6.74e9),
         ("EleutherAI/pythia-160m", 0.162e9),
-        ("tiiuae/falcon-7b", 6.92e9),
+        ("Qwen/Qwen2.5-7B", 7.61e9),
         ("mistralai/Mixtral-8x7B-v0.1", 46.7e9),
     ],
 )

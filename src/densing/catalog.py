@@ -360,9 +360,9 @@ class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ign
 def _no_duplicate_keys(loader: Any, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if isinstance(key, Mapping | list):
-            continue  # unhashable: let the constructor report it
+        if not isinstance(key_node, yaml.ScalarNode):
+            continue  # complex keys: left to the constructor
+        key = key_node.value
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None,
