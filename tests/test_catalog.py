@@ -20,9 +20,15 @@ from densing.errors import DensingInputError
 TODAY = dt.date(2026, 11, 25)
 
 
+@pytest.fixture(autouse=True)
+def _private_parse_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Keep the catalog parse cache out of the user's home during tests."""
+    monkeypatch.setenv("DENSING_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 @pytest.fixture(scope="module")
 def shipped() -> Catalog:
-    return load()
+    return load(cache=False)
 
 
 # ------------------------------------------------------------------ shipped data
@@ -626,3 +632,38 @@ def test_user_json_records_file(tmp_path: Path) -> None:
     sc = cat.scores[cat.scores["id"] == "me/j-2b"].iloc[0]
     assert sc["benchmark"] == "gsm8k" and sc["shots"] == 8 and sc["setting"] == "reported"
     assert cat.provenance("me/j-2b")["release_date"]["source"]["url"] == "https://example.org/j"
+
+
+def test_parse_cache_is_keyed_by_content(tmp_path: Path, monkeypatch) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("DENSING_CACHE_DIR", str(cache))
+    d = _data_dir(tmp_path, {"acme.yaml": _family([_model()])})
+    first = load(data_dir=d, today=TODAY)
+    files = list(cache.glob("catalog-*.json"))
+    assert len(files) == 1
+    again = load(data_dir=d, today=TODAY)  # from the cache
+    pd.testing.assert_frame_equal(first.models, again.models)
+    pd.testing.assert_frame_equal(first.scores, again.scores)
+    # an edit changes the key: the new value is seen, and it is validated again
+    f = d / "families" / "acme.yaml"
+    good_text = f.read_text()
+    f.write_text(good_text.replace("score: 0.61", "score: 61"))
+    p = _one(validate(data_dir=d, today=TODAY))
+    assert "percentage" in str(p) and p.location.column == "scores[0].score"
+    assert len(list(cache.glob("catalog-*.json"))) == 2
+    # a corrupt cache file is ignored
+    f.write_text(good_text)
+    for c in cache.glob("catalog-*.json"):
+        c.write_text("{not json")
+    assert load(data_dir=d, today=TODAY, cache=True).ids == first.ids
+    monkeypatch.setenv("DENSING_CACHE_DIR", "off")
+    assert catalog._cache_dir() is None
+
+
+def test_cached_and_uncached_shipped_catalog_agree() -> None:
+    a, b = load(cache=True), load(cache=True)
+    c = load(cache=False)
+    for x in (a, b):
+        pd.testing.assert_frame_equal(x.models, c.models)
+        pd.testing.assert_frame_equal(x.scores, c.scores)
+        pd.testing.assert_frame_equal(x.sources, c.sources)

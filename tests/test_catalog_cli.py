@@ -17,6 +17,12 @@ from densing.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _private_parse_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Keep the catalog parse cache out of the user's home during tests."""
+    monkeypatch.setenv("DENSING_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = 0
     try:
@@ -29,7 +35,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 @pytest.fixture(scope="module")
 def cat():
-    return load()
+    return load(cache=False)
 
 
 def test_list_json_has_models_scores_and_sources(capsys, cat) -> None:

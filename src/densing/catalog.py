@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import hashlib
+import json
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -628,11 +631,16 @@ def _parse_family_yaml(
     builtin: bool,
     global_sources: Mapping[str, SourceEntry],
     problems: _Problems,
+    preloaded: Mapping[str, Any] | None = None,
 ) -> tuple[FamilyFile | None, dict[str, SourceEntry], dict[str, str], list[Any]]:
     file = str(path)
-    data = _read_yaml(path, problems)
+    n_before = len(problems.items)
+    if preloaded is not None and file in preloaded:
+        data = preloaded[file]
+    else:
+        data = _read_yaml(path, problems)
     if data is None:
-        if path.exists() and not problems.items:
+        if len(problems.items) == n_before:
             problems.add("the file is empty; expected family, sources, models", file=file)
         return None, {}, {}, []
     if not isinstance(data, Mapping):
@@ -840,6 +848,84 @@ def _table_rows(
 # ---------------------------- assembling the catalog -------------------------------------
 
 
+_CACHE_FORMAT = 1
+
+
+def _cache_dir() -> Path | None:
+    """Where the parse cache lives: ``$DENSING_CACHE_DIR`` (``off`` disables it), else
+    ``$XDG_CACHE_HOME/densing`` or ``~/.cache/densing``."""
+    env = os.environ.get("DENSING_CACHE_DIR")
+    if env is not None:
+        return None if env.strip().lower() in ("", "off", "0", "none") else Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "densing"
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, _dt.datetime):
+        return {"__datetime__": o.isoformat()}
+    if isinstance(o, _dt.date):
+        return {"__date__": o.isoformat()}
+    raise TypeError(f"cannot cache a {type(o).__name__}")
+
+
+def _json_hook(d: dict[str, Any]) -> Any:
+    if len(d) == 1 and "__date__" in d:
+        return _dt.date.fromisoformat(d["__date__"])
+    if len(d) == 1 and "__datetime__" in d:
+        return _dt.datetime.fromisoformat(d["__datetime__"])
+    return d
+
+
+def _string_keys_only(obj: Any) -> bool:
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) for k in obj) and all(
+            _string_keys_only(v) for v in obj.values()
+        )
+    if isinstance(obj, list):
+        return all(_string_keys_only(v) for v in obj)
+    return True
+
+
+def _cached_yaml(files: Sequence[Path], cache_dir: Path) -> dict[str, Any]:
+    """Parsed YAML of ``files`` (path string -> data), from or into the JSON parse cache.
+
+    Returns ``{}`` when the cache cannot be used (then files are parsed one by one, so that YAML
+    errors are reported as usual); cache write failures are ignored (it is only a cache).
+    """
+    files = [f for f in files if f.exists()]
+    digest = hashlib.sha256(f"densing-catalog-cache {_CACHE_FORMAT}\n".encode())
+    contents = []
+    for f in files:
+        data = f.read_bytes()
+        contents.append(data)
+        digest.update(f"{f.name}\0{len(data)}\0".encode())
+        digest.update(data)
+    target = cache_dir / f"catalog-{digest.hexdigest()[:32]}.json"
+    if target.exists():
+        try:
+            cached = json.loads(target.read_text(encoding="utf-8"), object_hook=_json_hook)
+            if isinstance(cached, list) and len(cached) == len(files):
+                return {str(f): d for f, d in zip(files, cached, strict=True)}
+        except (OSError, ValueError):
+            pass
+    loader = _StrictLoader
+    try:
+        parsed = [yaml.load(c.decode("utf-8"), Loader=loader) for c in contents]
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return {}  # reported with file and line by the ordinary path
+    if not _string_keys_only(parsed):
+        return {str(f): d for f, d in zip(files, parsed, strict=True)}
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(parsed, default=_json_default), encoding="utf-8")
+        os.replace(tmp, target)
+    except (OSError, TypeError, ValueError):
+        pass
+    return {str(f): d for f, d in zip(files, parsed, strict=True)}
+
+
 def _as_paths(extra: str | Path | Sequence[str | Path] | None) -> list[Path]:
     if extra is None:
         return []
@@ -861,20 +947,12 @@ def _collect(
     include_builtin: bool,
     data_dir: Path,
     today: _dt.date | None,
+    cache_dir: Path | None = None,
 ) -> tuple[_Collected, list[DensingInputError]]:
     today = today or _dt.date.today()
     problems = _Problems()
     sources: dict[str, SourceEntry] = {}
     global_file = data_dir / "sources.yaml"
-    if global_file.exists():
-        raw = _read_yaml(global_file, problems)
-        entries, _ = _parse_sources(raw, file=str(global_file), prefix="", problems=problems)
-        sources.update(entries)
-    elif include_builtin:
-        problems.add("global sources file is missing", file=str(global_file))
-
-    # pass 1: read every file and its sources; pass 2: validate the models
-    pending: list[tuple[Path, bool, str, dict[str, str], list[Any], dict[int, dict[str, str]]]] = []
     builtin_files = (
         sorted(
             list((data_dir / "families").glob("*.yaml"))
@@ -883,6 +961,19 @@ def _collect(
         if include_builtin
         else []
     )
+    preloaded = _cached_yaml([global_file, *builtin_files], cache_dir) if cache_dir else {}
+    if global_file.exists():
+        if str(global_file) in preloaded:
+            raw = preloaded[str(global_file)]
+        else:
+            raw = _read_yaml(global_file, problems)
+        entries, _ = _parse_sources(raw, file=str(global_file), prefix="", problems=problems)
+        sources.update(entries)
+    elif include_builtin:
+        problems.add("global sources file is missing", file=str(global_file))
+
+    # pass 1: read every file and its sources; pass 2: validate the models
+    pending: list[tuple[Path, bool, str, dict[str, str], list[Any], dict[int, dict[str, str]]]] = []
     user_files = _as_paths(extra)
     for path in builtin_files + user_files:
         builtin = path in builtin_files
@@ -891,7 +982,11 @@ def _collect(
             continue
         if path.suffix.lower() in (".yaml", ".yml"):
             fam, entries, local, models = _parse_family_yaml(
-                path, builtin=builtin, global_sources=sources, problems=problems
+                path,
+                builtin=builtin,
+                global_sources=sources,
+                problems=problems,
+                preloaded=preloaded if builtin else None,
             )
             if fam is None:
                 continue
@@ -1024,6 +1119,7 @@ def validate(
     include_builtin: bool = True,
     data_dir: str | Path | None = None,
     today: _dt.date | None = None,
+    cache: bool = True,
 ) -> list[DensingInputError]:
     """All problems in the built-in data (and ``extra`` user files); empty when valid."""
     _, problems = _collect(
@@ -1031,6 +1127,7 @@ def validate(
         include_builtin=include_builtin,
         data_dir=Path(data_dir) if data_dir else DATA_DIR,
         today=today,
+        cache_dir=_cache_dir() if cache else None,
     )
     return problems
 
@@ -1041,12 +1138,15 @@ def load(
     include_builtin: bool = True,
     data_dir: str | Path | None = None,
     today: _dt.date | None = None,
+    cache: bool = True,
 ) -> Catalog:
     """Load and validate the built-in catalog, with user files ``extra`` merged on top.
 
     ``extra`` are CSV/TSV/Parquet/JSON tables (one row per model, see the README) or YAML files
     in the family-file format. A user model whose id exists already replaces that entry
-    entirely (all fields and scores). Raises :class:`DensingInputError` for the first problem
+    entirely (all fields and scores). With ``cache=True`` the parsed built-in YAML is kept in
+    a JSON file keyed by a SHA-256 of the YAML files (see :func:`_cache_dir`); it is only a
+    parse cache, every load validates again. Raises :class:`DensingInputError` for the first problem
     (the message counts the others; :func:`validate` lists them all).
     """
     collected, problems = _collect(
@@ -1054,6 +1154,7 @@ def load(
         include_builtin=include_builtin,
         data_dir=Path(data_dir) if data_dir else DATA_DIR,
         today=today,
+        cache_dir=_cache_dir() if cache else None,
     )
     if problems:
         first = problems[0]
