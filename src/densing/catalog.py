@@ -39,6 +39,9 @@ __all__ = [
     "OPENLLM_V1_BENCHMARKS",
     "OPENLLM_V2_BENCHMARKS",
     "Catalog",
+    "ModelEntry",
+    "ScoreEntry",
+    "SourceEntry",
     "load",
     "setting_rank",
     "validate",
@@ -1258,12 +1261,6 @@ def _as_list(x: str | Sequence[str] | None) -> list[str] | None:
     if x is None:
         return None
     return [x] if isinstance(x, str) else list(x)
-
-
-def _fmt_count(x: float, unit: float, suffix: str) -> str:
-    return (
-        "?" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x / unit:.3g}{suffix}"
-    )
 
 
 @dataclass(frozen=True)
