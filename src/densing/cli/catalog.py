@@ -138,18 +138,28 @@ def show(
         t.add_row("notes", prov["notes"], "", "")
     t.add_row("defined in", prov["origin"], "", "")
     _print_table(t)
-    s = Table(title="scores")
-    for c in ("benchmark", "score", "shots", "setting", "source", "url"):
+    s = Table(title="scores (sources below)")
+    for c in ("benchmark", "score", "shots", "setting", "source"):
         s.add_column(c, overflow="fold")
+    used: dict[str, dict] = {}
     for sc in prov["scores"]:
+        src = sc["source"]
+        used.setdefault(src["key"], src)
         s.add_row(
             sc["benchmark"],
             f"{sc['score']:.4f}",
             "" if sc["shots"] is None else str(sc["shots"]),
             sc["setting"],
-            *src_cells(sc["source"]),
+            src["key"],
         )
     _print_table(s)
+    if used:
+        k = Table(title="score sources")
+        for c in ("source", "citation", "url"):
+            k.add_column(c, overflow="fold")
+        for key, src in used.items():
+            k.add_row(key, *src_cells(src))
+        _print_table(k)
 
 
 def validate(
