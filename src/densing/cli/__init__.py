@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from densing.cli import core, trend
+from densing.cli import catalog, core, trend
 from densing.errors import DensingError, DensingInputError
 
 app = typer.Typer(
@@ -24,27 +24,32 @@ app = typer.Typer(
 
 core.register(app)
 trend.register(app)
+catalog.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Typer vendors its own copy of click, so usage errors are recognised by
+    duck typing (``show()`` and ``exit_code``) rather than by click's classes.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
     except DensingInputError as exc:
         print(f"densing: error: {exc}", file=sys.stderr)
         sys.exit(2)
     except DensingError as exc:
         print(f"densing: error: {exc}", file=sys.stderr)
         sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
+        sys.exit(code or 0)
     except typer.Abort:
         print("Aborted.", file=sys.stderr)
         sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # click usage errors
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(rc if isinstance(rc, int) else 0)
