@@ -60,7 +60,8 @@ GLOBAL_SOURCES = {
             "of Language Model Performance (arXiv 2405.10938); ryoungj/ObsScaling "
             "eval_results/base_llm_benchmark_eval.csv (commit 4d6e1e43), Apache-2.0. "
             "Open LLM Leaderboard v1 lm-eval-harness settings for MMLU/ARC-C/HellaSwag/"
-            "Winogrande/TruthfulQA/GSM8K; HumanEval pass@1; XWinograd"
+            "Winogrande/TruthfulQA/GSM8K (leaderboard results or lm-eval-harness @b281b0921); "
+            "HumanEval pass@1 with EvalPlus @477eab399; XWinograd with lm-eval-harness @f78e2da45"
         ),
         "url": "https://github.com/ryoungj/ObsScaling",
     },
