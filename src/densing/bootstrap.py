@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 
 def replicate_seeds(seed: int | None, n: int) -> list[np.random.SeedSequence]:
@@ -68,7 +69,9 @@ class BootstrapSpec:
 
 
 def _run_chunk(fn: Callable[[np.random.SeedSequence], Any], seeds: list) -> list:
-    return [fn(s) for s in seeds]
+    # one BLAS thread per worker: the pool already uses every core
+    with threadpool_limits(limits=1):
+        return [fn(s) for s in seeds]
 
 
 def parallel_replicates(

@@ -43,7 +43,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", getattr(exc, "code", 0))
-        sys.exit(code or 0)
+        if code:
+            sys.exit(code)
+        return
     except typer.Abort:
         print("Aborted.", file=sys.stderr)
         sys.exit(130)
@@ -52,4 +54,5 @@ def main(argv: list[str] | None = None) -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
-    sys.exit(rc if isinstance(rc, int) else 0)
+    if isinstance(rc, int) and rc:
+        sys.exit(rc)
