@@ -185,7 +185,9 @@ def get_form(name: str | LawForm) -> LawForm:
     try:
         return FORMS[name]
     except KeyError:
-        raise DensingInputError(f"unknown law form '{name}'; known forms: {sorted(FORMS)}") from None
+        raise DensingInputError(
+            f"unknown law form '{name}'; known forms: {sorted(FORMS)}"
+        ) from None
 
 
 # ---------------------------------------------------------------------- objectives
@@ -418,7 +420,8 @@ def _validate_arrays(form: LawForm, N, D, L) -> tuple[np.ndarray, np.ndarray, np
         bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0))
         if bad.size:
             raise DensingInputError(
-                f"value {arr[bad[0]]!r} must be a finite number > 0", row=int(bad[0]) + 1,
+                f"value {arr[bad[0]]!r} must be a finite number > 0",
+                row=int(bad[0]) + 1,
                 column=name,
             )
     if N.size <= form.n_params:
@@ -456,8 +459,10 @@ def _search(
             if len(kept) >= n_polish:
                 break
             e = thetas[i, len(form.terms) :]
-            if all(np.max(np.abs(np.log(e) - np.log(thetas[j, len(form.terms) :]))) > 0.12
-                   for j in kept):
+            if all(
+                np.max(np.abs(np.log(e) - np.log(thetas[j, len(form.terms) :]))) > 0.12
+                for j in kept
+            ):
                 kept.append(int(i))
         starts = [thetas[i] for i in kept]
     else:
@@ -466,15 +471,27 @@ def _search(
     bounds = [(-50.0, 50.0)] * k + [(0.0, 5.0)] * len(form.exponent_names)
     # phase 1: every start to a moderate tolerance; phase 2: the best one to a tight one
     results = [
-        minimize(prob.value_grad, s, jac=True, method="L-BFGS-B", bounds=bounds,
-                 options={"maxiter": 500, "ftol": 1e-11, "gtol": 1e-8, "maxcor": 20})
+        minimize(
+            prob.value_grad,
+            s,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": 500, "ftol": 1e-11, "gtol": 1e-8, "maxcor": 20},
+        )
         for s in starts
     ]
     best1 = min(results, key=lambda r: r.fun)
     tol = 1e-6 * max(abs(best1.fun), 1e-300)
     n_at_best = sum(1 for r in results if r.fun - best1.fun <= tol)
-    best = minimize(prob.value_grad, best1.x, jac=True, method="L-BFGS-B", bounds=bounds,
-                    options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-11, "maxcor": 20})
+    best = minimize(
+        prob.value_grad,
+        best1.x,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-11, "maxcor": 20},
+    )
     if best.fun > best1.fun:
         best = best1
     conv = Convergence(
@@ -556,8 +573,9 @@ def _one_replicate(
 ) -> np.ndarray:
     rng = np.random.default_rng(seed)
     idx = resample_indices(rng, prob.L.size, groups)
-    sub = replace(prob, logN=prob.logN[idx], logD=prob.logD[idx], logL=prob.logL[idx],
-                  L=prob.L[idx])
+    sub = replace(
+        prob, logN=prob.logN[idx], logD=prob.logD[idx], logL=prob.logL[idx], L=prob.L[idx]
+    )
     try:
         theta, _, _ = _search(sub, grid, n_polish, x0=theta0 if warm else None)
     except (np.linalg.LinAlgError, ValueError, FloatingPointError):
@@ -575,10 +593,18 @@ def _bootstrap(
     progress: Callable[[int], None] | None,
 ) -> LossLawBootstrap:
     g = None if groups is None else np.asarray(groups)
-    fn = partial(_one_replicate, prob=prob, grid=grid, n_polish=n_polish, theta0=theta0,
-                 warm=spec.warm_start, groups=g)
-    thetas = parallel_replicates(fn, replicate_seeds(spec.seed, spec.n_resamples),
-                                 n_jobs=spec.n_jobs, progress=progress)
+    fn = partial(
+        _one_replicate,
+        prob=prob,
+        grid=grid,
+        n_polish=n_polish,
+        theta0=theta0,
+        warm=spec.warm_start,
+        groups=g,
+    )
+    thetas = parallel_replicates(
+        fn, replicate_seeds(spec.seed, spec.n_resamples), n_jobs=spec.n_jobs, progress=progress
+    )
     T = np.vstack(thetas)
     failed = int(np.isnan(T).any(axis=1).sum())
     form = prob.form
