@@ -89,17 +89,17 @@ def _expit(t: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * t))
 
 
-def sigmoid_score(theta: np.ndarray, l: float, gamma: float, c: float, d: float) -> np.ndarray:
-    """``d + c / (1 + exp(-γ (θ - l)))`` (γ < 0: higher θ, lower score)."""
-    return d + c * _expit(gamma * (np.asarray(theta, dtype=float) - l))
+def sigmoid_score(theta: np.ndarray, mid: float, gamma: float, c: float, d: float) -> np.ndarray:
+    """``d + c / (1 + exp(-γ (θ - l)))`` with ``l = mid`` (γ < 0: higher θ, lower score)."""
+    return d + c * _expit(gamma * (np.asarray(theta, dtype=float) - mid))
 
 
-def sigmoid_theta(score: np.ndarray, l: float, gamma: float, c: float, d: float) -> np.ndarray:
+def sigmoid_theta(score: np.ndarray, mid: float, gamma: float, c: float, d: float) -> np.ndarray:
     """Inverse of :func:`sigmoid_score`; NaN outside the open range (d, c + d)."""
     s = np.asarray(score, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = (s - d) / c
-        out = l + np.log(frac / (1.0 - frac)) / gamma
+        out = mid + np.log(frac / (1.0 - frac)) / gamma
     return np.where((frac > 0) & (frac < 1), out, np.nan)
 
 
@@ -148,10 +148,10 @@ def _law_theta(x: np.ndarray, z: np.ndarray, alpha: float, bcoef: float, beta: f
 
 def _sig_eval(theta: np.ndarray, sig: np.ndarray) -> np.ndarray:
     """Scores for θ (any shape) × benchmarks (last axis); sig rows (l, logk, u, d)."""
-    l, logk, u, d = sig[:, 0], sig[:, 1], sig[:, 2], sig[:, 3]
+    mid, logk, u, d = sig[:, 0], sig[:, 1], sig[:, 2], sig[:, 3]
     k = np.exp(logk)
     c = u * (1.0 - d)
-    return d + c * _expit(k * (l - theta[..., None]))
+    return d + c * _expit(k * (mid - theta[..., None]))
 
 
 def _theta_given_sigmoids(
