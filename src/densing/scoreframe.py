@@ -1250,6 +1250,7 @@ class ScoreFrameBootstrap:
     density_replicates: np.ndarray  # (B, n) density vs activated params
     effective_params_replicates: np.ndarray  # (B, n)
     alpha_replicates: np.ndarray  # (B,)
+    replicate_fits: tuple  # per replicate: (alpha, token_coef, sig (nb×4), theta_bounds) or None
     level: float
     groups: str
     warm_start: bool
@@ -1273,6 +1274,46 @@ class ScoreFrameBootstrap:
 
     def densities(self) -> pd.DataFrame:
         return self.intervals()
+
+    def predict(
+        self,
+        scores: pd.DataFrame,
+        params: Sequence[float],
+        active_params: Sequence[float] | None = None,
+    ) -> pd.DataFrame:
+        """Densities with intervals for models outside the fit (e.g. held-out members).
+
+        ``scores``: wide (index id); every replicate's refitted sigmoids give each row its own
+        θ̂, inverted through that replicate's law.
+        """
+        f = self.frame
+        point = f.effective_params(scores)
+        par = np.asarray(params, dtype=float)
+        act = par if active_params is None else np.asarray(active_params, dtype=float)
+        Y = np.full((len(point), len(f.benchmarks)), np.nan)
+        sc = scores.set_index("id") if "id" in scores.columns else scores
+        for j, b in enumerate(f.benchmarks):
+            if b in sc.columns:
+                Y[:, j] = pd.to_numeric(sc[b], errors="coerce").to_numpy(float)
+        ok = point["n_benchmarks"].to_numpy() >= f.min_benchmarks
+        reps = np.full((len(self.replicate_fits), len(point)), np.nan)
+        for i, rf in enumerate(self.replicate_fits):
+            if rf is None or not ok.any():
+                continue
+            alpha, bcoef, sig, bounds = rf
+            th = _theta_given_sigmoids(Y[ok], sig, bounds, f.f_scale)
+            reps[i, ok] = _invert_arrays(
+                th, alpha, bcoef, f.beta, f.d0, f.law == "with_tokens", bounds
+            )
+        out = point.copy()
+        out["density"] = out["effective_params"] / act
+        lo, hi = zip(
+            *(percentile_interval(reps[:, j], self.level) for j in range(len(point))), strict=True
+        )
+        out["effective_params_lo"], out["effective_params_hi"] = lo, hi
+        out["density_lo"] = out["effective_params_lo"] / act
+        out["density_hi"] = out["effective_params_hi"] / act
+        return out
 
     def to_dict(self) -> dict:
         return to_jsonable(
@@ -1338,20 +1379,33 @@ def _replicate(seed: np.random.SeedSequence, *, payload: dict) -> tuple:
             sol = _cold_fit(prob)
     except Exception:  # a failed replicate is recorded as NaN, never silently dropped
         n = Y.shape[0]
-        return np.full(n, np.nan), np.full(n, np.nan), float("nan")
+        return np.full(n, np.nan), np.full(n, np.nan), float("nan"), None
     own = _theta_given_sigmoids(Y, sol.sig, sol.theta_bounds, payload["f_scale"])
-    floor = (
-        sol.bcoef * (payload["d0"] / TOKEN_UNIT) ** (-payload["beta"])
-        if payload["with_tokens"]
-        else 0.0
+    n_hat = _invert_arrays(
+        own,
+        sol.alpha,
+        sol.bcoef,
+        payload["beta"],
+        payload["d0"],
+        payload["with_tokens"],
+        sol.theta_bounds,
     )
-    x = own - floor
-    lo, hi = sol.theta_bounds
+    return (
+        n_hat / payload["active"],
+        n_hat,
+        sol.alpha,
+        (sol.alpha, sol.bcoef, sol.sig, sol.theta_bounds),
+    )
+
+
+def _invert_arrays(theta, alpha, bcoef, beta, d0, with_tokens, bounds) -> np.ndarray:
+    floor = bcoef * (d0 / TOKEN_UNIT) ** (-beta) if with_tokens else 0.0
+    x = theta - floor
+    lo, hi = bounds
     tol = 1e-6 * (hi - lo)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        n_hat = np.where(x > 0, PARAM_UNIT * x ** (-1.0 / sol.alpha), np.inf)
-    n_hat = np.where(own <= lo + tol, np.inf, np.where(own >= hi - tol, 0.0, n_hat))
-    return n_hat / payload["active"], n_hat, sol.alpha
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        n_hat = np.where(x > 0, PARAM_UNIT * np.abs(x) ** (-1.0 / alpha), np.inf)
+    return np.where(theta <= lo + tol, np.inf, np.where(theta >= hi - tol, 0.0, n_hat))
 
 
 def bootstrap_score_frame(
@@ -1424,16 +1478,19 @@ def bootstrap_score_frame(
     dens = np.full((nB, n), np.nan)
     eff = np.full((nB, n), np.nan)
     alphas = np.full(nB, np.nan)
-    for i, (dv, ev, a) in enumerate(out):
+    fits = []
+    for i, (dv, ev, a, rf) in enumerate(out):
         dens[i, fit] = dv
         eff[i, fit] = ev
         alphas[i] = a
+        fits.append(rf)
     return ScoreFrameBootstrap(
         frame=frame,
         ids=tuple(m["id"]),
         density_replicates=dens,
         effective_params_replicates=eff,
         alpha_replicates=alphas,
+        replicate_fits=tuple(fits),
         level=spec.level,
         groups=groups,
         warm_start=spec.warm_start,
