@@ -124,6 +124,7 @@ class _Problem:
     with_tokens: bool
     beta: float
     f_scale: float
+    alpha_fixed: float | None = None
 
 
 @dataclass(frozen=True)
@@ -389,7 +390,7 @@ def _cold_fit(prob: _Problem) -> _Solution:
     """
     strength = _strength(prob.Y)
     ref = prob.is_ref
-    a0 = 0.3
+    a0 = prob.alpha_fixed if prob.alpha_fixed is not None else 0.3
     b0 = 0.1 if prob.with_tokens else 0.0
     th_ref = _law_theta(prob.x_ref[ref], prob.z_ref[ref], a0, b0, prob.beta, prob.with_tokens)
     bounds = _theta_bounds(th_ref)
@@ -406,6 +407,8 @@ def _cold_fit(prob: _Problem) -> _Solution:
     sig = _fit_sigmoids_given_theta(theta, prob.Y, prob.floors, prob.f_scale, None)
     own = _theta_given_sigmoids(prob.Y, sig, bounds, prob.f_scale)
     theta = np.where(ref, theta, own)
+    if prob.alpha_fixed is not None:
+        return _joint(prob, theta, a0, b0, sig, bounds, fix_alpha=True, ftol=1e-6, max_nfev=100)
     start = _joint(prob, theta, a0, b0, sig, bounds, fix_alpha=True, ftol=1e-5, max_nfev=60)
     profile = {a0: start}
     for direction in (ALPHA_GRID_UP, ALPHA_GRID_DOWN):
@@ -466,7 +469,7 @@ def _warm_fit(prob: _Problem, start: _Solution, theta0: np.ndarray) -> _Solution
     return _joint(
         prob,
         theta0,
-        start.alpha,
+        start.alpha if prob.alpha_fixed is None else prob.alpha_fixed,
         start.bcoef,
         start.sig,
         start.theta_bounds,
@@ -737,6 +740,7 @@ class ScoreFrame:
     min_benchmarks: int
     f_scale: float
     diagnostics: dict = field(default_factory=dict)
+    alpha_fixed: bool = False
     format_version: int = FORMAT_VERSION
 
     # ---- the law ----------------------------------------------------------------------------
@@ -923,6 +927,7 @@ class ScoreFrame:
                 else "theta = N^-alpha (E=0, A=1 gauge; N in 1e9)"
             ),
             "alpha": self.alpha,
+            "alpha_fixed": self.alpha_fixed,
             "token_coef": self.token_coef,
             "beta": self.beta,
             "d0_tokens": self.d0,
@@ -1025,6 +1030,7 @@ class ScoreFrame:
             min_benchmarks=int(d["min_benchmarks"]),
             f_scale=float(d["f_scale"]),
             diagnostics=d.get("diagnostics", {}),
+            alpha_fixed=bool(d.get("alpha_fixed", False)),
         )
         return frame._with_residuals()
 
@@ -1072,7 +1078,9 @@ class ScoreFrame:
         return "\n".join(lines)
 
 
-def _build_problem(Y, is_ref, params, tokens, floors, with_tokens, beta, f_scale) -> _Problem:
+def _build_problem(
+    Y, is_ref, params, tokens, floors, with_tokens, beta, f_scale, alpha_fixed=None
+) -> _Problem:
     x = np.log(params / PARAM_UNIT)
     z = np.where(
         np.isfinite(tokens), np.log(np.where(np.isfinite(tokens), tokens, 1.0) / TOKEN_UNIT), 0.0
@@ -1086,6 +1094,7 @@ def _build_problem(Y, is_ref, params, tokens, floors, with_tokens, beta, f_scale
         with_tokens=with_tokens,
         beta=beta,
         f_scale=f_scale,
+        alpha_fixed=alpha_fixed,
     )
 
 
@@ -1101,6 +1110,7 @@ def fit_score_frame(
     d0: float | None = None,
     beta: float = DEFAULT_BETA,
     f_scale: float = DEFAULT_F_SCALE,
+    alpha: float | None = None,
 ) -> ScoreFrame:
     """Fit a score-mode frame.
 
@@ -1109,6 +1119,7 @@ def fit_score_frame(
     not observed; fractions in [0, 1]. ``floors``: benchmark → fixed chance floor d (None =
     free); defaults from :data:`DEFAULT_FLOORS` for known names. ``law``: ``auto`` picks
     ``with_tokens`` when the reference family's token budgets vary, else ``fixed_budget``.
+    ``alpha``: fix the law's exponent (None: fitted by a profile over α, then polished).
     """
     t0 = time.perf_counter()
     if min_benchmarks < 1:
@@ -1126,7 +1137,10 @@ def fit_score_frame(
         wt,
         beta,
         f_scale,
+        alpha,
     )
+    if alpha is not None and not ALPHA_BOUNDS[0] <= alpha <= ALPHA_BOUNDS[1]:
+        raise DensingInputError(f"alpha {alpha:g} is outside {ALPHA_BOUNDS}")
     sol = _cold_fit(prob)
     return _assemble(
         prep,
@@ -1141,6 +1155,7 @@ def fit_score_frame(
         f_scale,
         reference_family,
         time.perf_counter() - t0,
+        alpha is not None,
     )
 
 
@@ -1157,6 +1172,7 @@ def _assemble(
     f_scale,
     reference_family,
     seconds,
+    alpha_fixed=False,
 ) -> ScoreFrame:
     n = len(prep["ids"])
     Y = prep["Y"]
@@ -1232,6 +1248,7 @@ def _assemble(
         min_benchmarks=prep["min_benchmarks"],
         f_scale=f_scale,
         diagnostics=diag,
+        alpha_fixed=alpha_fixed,
     )
     return frame._with_residuals()
 
@@ -1371,6 +1388,7 @@ def _replicate(seed: np.random.SeedSequence, *, payload: dict) -> tuple:
         payload["with_tokens"],
         payload["beta"],
         payload["f_scale"],
+        payload["alpha_fixed"],
     )
     try:
         if payload["warm"] is not None:
@@ -1456,6 +1474,7 @@ def bootstrap_score_frame(
         "groups": fam if groups == "family" else None,
         "theta_fit": m["theta_fit"].to_numpy(float)[fit],
         "warm": None,
+        "alpha_fixed": frame.alpha if frame.alpha_fixed else None,
     }
     if spec.warm_start:
         sig = frame._sig_array()
