@@ -33,7 +33,7 @@ def _load(extra: list[Path] | None):
 def _print_table(table: Table) -> None:
     """Rich table; when piped, wide enough that ids are not cut."""
     if console.is_terminal:
-        _print_table(table)
+        console.print(table)
     else:
         Console(width=200, color_system=None).print(table)
 
