@@ -92,8 +92,9 @@ SENSITIVITY_FRAMES: tuple[FrameSpec, ...] = (
 
 def frame_inputs(catalog: Catalog, spec: FrameSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(models, wide scores) tables for :func:`~densing.scoreframe.fit_score_frame`."""
-    wide = catalog.wide(list(spec.benchmarks), setting=list(spec.settings) if spec.settings
-                        else None)
+    wide = catalog.wide(
+        list(spec.benchmarks), setting=list(spec.settings) if spec.settings else None
+    )
     models = catalog.models[["id", "family", "params", "active_params", "tokens"]].copy()
     fams = set(models["family"])
     if spec.reference_family not in fams:
@@ -133,7 +134,7 @@ class FrameRun:
     def sensitivity_row(self) -> dict[str, Any]:
         t = self.trend
         iv = t.intervals.get("doubling_time_days", (math.nan, math.nan)) if t.samples else None
-        lo, hi = (iv if iv else (math.nan, math.nan))
+        lo, hi = iv if iv else (math.nan, math.nan)
         return {
             "frame": self.spec.name,
             "reference_family": self.spec.reference_family,
@@ -369,16 +370,28 @@ def run_frame(
     """Fit one frame on the catalog, bootstrap it, and fit the densing law."""
     models, wide = frame_inputs(catalog, spec)
     frame = fit_score_frame(
-        models, wide, reference_family=spec.reference_family, benchmarks=list(spec.benchmarks),
-        law=spec.law, min_benchmarks=spec.min_benchmarks,  # type: ignore[arg-type]
+        models,
+        wide,
+        reference_family=spec.reference_family,
+        benchmarks=list(spec.benchmarks),
+        law=spec.law,
+        min_benchmarks=spec.min_benchmarks,  # type: ignore[arg-type]
     )
     boot = None
     if n_resamples > 0:
         boot = bootstrap_score_frame(
-            models, wide,
-            BootstrapSpec(n_resamples=n_resamples, seed=seed, level=level,
-                          warm_start=warm_start, n_jobs=n_jobs),
-            reference_family=spec.reference_family, frame=frame, progress=progress,
+            models,
+            wide,
+            BootstrapSpec(
+                n_resamples=n_resamples,
+                seed=seed,
+                level=level,
+                warm_start=warm_start,
+                n_jobs=n_jobs,
+            ),
+            reference_family=spec.reference_family,
+            frame=frame,
+            progress=progress,
         )
         dens = boot.intervals()
     else:
@@ -392,9 +405,11 @@ def run_frame(
     dens["n_reported_scores"] = reported
     dens["frame"] = spec.name
     # the densing law on models with a finite density
-    use = dens["status"].isin(TREND_STATUSES).to_numpy() & np.isfinite(
-        dens["density"].to_numpy(float)
-    ) & (dens["density"].to_numpy(float) > 0)
+    use = (
+        dens["status"].isin(TREND_STATUSES).to_numpy()
+        & np.isfinite(dens["density"].to_numpy(float))
+        & (dens["density"].to_numpy(float) > 0)
+    )
     sub = dens[use]
     rep = None
     n_replaced = 0
@@ -417,14 +432,30 @@ def run_frame(
     dens["on_envelope"] = dens["model"].isin(env)
     dens["in_trend"] = use
     cols = [
-        "model", "family", "release_date", "params", "active_params", "effective_params",
-        "effective_params_lo", "effective_params_hi", "density", "density_lo", "density_hi",
-        "density_total", "status", "theta", "n_benchmarks", "n_reported_scores", "on_envelope",
-        "in_trend", "frame",
+        "model",
+        "family",
+        "release_date",
+        "params",
+        "active_params",
+        "effective_params",
+        "effective_params_lo",
+        "effective_params_hi",
+        "density",
+        "density_lo",
+        "density_hi",
+        "density_total",
+        "status",
+        "theta",
+        "n_benchmarks",
+        "n_reported_scores",
+        "on_envelope",
+        "in_trend",
+        "frame",
     ]
     dens = dens[cols].sort_values("density", ascending=False, na_position="last")
-    return FrameRun(spec, frame, boot, dens.reset_index(drop=True), trend,
-                    tuple(sub["model"]), n_replaced)
+    return FrameRun(
+        spec, frame, boot, dens.reset_index(drop=True), trend, tuple(sub["model"]), n_replaced
+    )
 
 
 def forecast_table(
@@ -447,8 +478,14 @@ def forecast_table(
         s = f.sigmoids.loc[bench]
         row: dict[str, Any] = {"benchmark": bench, "score": score, "params": n}
         if not (s["d"] < score < s["c"] + s["d"]):
-            row.update(status="outside sigmoid range", needed_effective_params=math.nan,
-                       needed_density=math.nan, date=None, date_lo=None, date_hi=None)
+            row.update(
+                status="outside sigmoid range",
+                needed_effective_params=math.nan,
+                needed_density=math.nan,
+                date=None,
+                date_lo=None,
+                date_hi=None,
+            )
             rows.append(row)
             continue
         th = float(sigmoid_theta(np.array([score]), s["l"], s["gamma"], s["c"], s["d"])[0])
@@ -502,8 +539,15 @@ def analyze(
 
         return adv
 
-    main = run_frame(catalog, spec, n_resamples=n_resamples, seed=seed, level=level,
-                     n_jobs=n_jobs, progress=stage(f"frame {spec.name}", n_resamples))
+    main = run_frame(
+        catalog,
+        spec,
+        n_resamples=n_resamples,
+        seed=seed,
+        level=level,
+        n_jobs=n_jobs,
+        progress=stage(f"frame {spec.name}", n_resamples),
+    )
     # before/after ChatGPT on the main frame
     sub = main.densities[main.densities["in_trend"]]
     bp = None
@@ -511,7 +555,9 @@ def analyze(
     dates = pd.to_datetime(sub["release_date"]).dt.date
     try:
         bp = bootstrap_trend(
-            sub["model"].tolist(), list(dates), sub["density"].to_numpy(float),
+            sub["model"].tolist(),
+            list(dates),
+            sub["density"].to_numpy(float),
             BootstrapSpec(n_resamples=n_resamples, seed=seed, level=level),
             breakpoint=CHATGPT_RELEASE,
         )
@@ -522,9 +568,16 @@ def analyze(
         if s == spec:
             continue
         runs.append(
-            run_frame(catalog, s, n_resamples=sensitivity_resamples, seed=seed, level=level,
-                      warm_start=True, n_jobs=n_jobs,
-                      progress=stage(f"frame {s.name}", sensitivity_resamples))
+            run_frame(
+                catalog,
+                s,
+                n_resamples=sensitivity_resamples,
+                seed=seed,
+                level=level,
+                warm_start=True,
+                n_jobs=n_jobs,
+                progress=stage(f"frame {s.name}", sensitivity_resamples),
+            )
         )
     fc = forecast_table(main, forecasts, level) if forecasts else pd.DataFrame()
     return Analysis(
