@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from densing.cli import core
+from densing.cli import core, eval
 from densing.errors import DensingError, DensingInputError
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 
 core.register(app)
+eval.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
