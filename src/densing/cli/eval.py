@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from densing.cli._common import console, err_console, print_json
+from densing.cli._common import err_console, print_json
 
 eval_app = typer.Typer(
     name="eval",
@@ -155,7 +155,7 @@ def eval_main(
     if as_json:
         print_json(result.to_dict())
     else:
-        console.print(result.summary(), highlight=False)
+        typer.echo(result.summary())
 
 
 @eval_app.command("export")
@@ -172,8 +172,8 @@ def export_cmd(
     if as_json:
         print_json(res.to_dict())
     else:
-        console.print(res.summary(), highlight=False)
-        console.print(f"wrote {len(res.table)} rows to {out}", highlight=False)
+        typer.echo(res.summary())
+        typer.echo(f"wrote {len(res.table)} rows to {out}")
 
 
 @eval_app.command("status")
@@ -188,7 +188,7 @@ def status_cmd(
     if as_json:
         print_json(st.to_dict())
     else:
-        console.print(st.summary(), highlight=False)
+        typer.echo(st.summary())
 
 
 def register(app: typer.Typer) -> None:

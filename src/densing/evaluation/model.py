@@ -176,6 +176,7 @@ def load_model(
 ) -> LoadedModel:
     """Load a causal LM and its tokenizer from a local directory (or a locally cached hub id)."""
     _torch, transformers = require_eval_extra()
+    transformers.utils.logging.disable_progress_bar()
     dev = resolve_device(device)
     tdtype = resolve_dtype(dtype, dev)
     local = Path(model).expanduser()
