@@ -84,7 +84,11 @@ def test_engine_equals_unbatched_plain_computation(toy, prefix_cache, padding, b
     encs = [encode(tok, SHOTS + c, t) for c, t in PAIRS]
     ref = score_naive(model, encs)
     got = _run(
-        model, encs, ["shots"] * len(encs), batch_size=batch_size, prefix_cache=prefix_cache,
+        model,
+        encs,
+        ["shots"] * len(encs),
+        batch_size=batch_size,
+        prefix_cache=prefix_cache,
         padding=padding,
     )
     for r, g in zip(ref, got, strict=True):

@@ -17,14 +17,18 @@ def _write(path: Path, rows: list[dict]) -> Path:
 
 
 def _items(n: int, pool: int = 0) -> list[dict]:
-    rows = [{"id": f"s{i}", "prompt": f"shot {i}", "target": f"t{i}", "fewshot": True} for i in range(pool)]
+    rows = [
+        {"id": f"s{i}", "prompt": f"shot {i}", "target": f"t{i}", "fewshot": True}
+        for i in range(pool)
+    ]
     rows += [{"id": f"q{i}", "prompt": f"question {i}", "target": f"answer {i}"} for i in range(n)]
     return rows
 
 
 def test_jsonl_items_pool_and_choice_target(tmp_path: Path) -> None:
-    rows = _items(3, pool=2) + [
-        {"id": "mc", "prompt": "pick", "choices": ["a", "b", "c"], "label": 2}
+    rows = [
+        *_items(3, pool=2),
+        {"id": "mc", "prompt": "pick", "choices": ["a", "b", "c"], "label": 2},
     ]
     items, pool = read_items(_write(tmp_path / "t.jsonl", rows))
     assert [it.id for it in items] == ["q0", "q1", "q2", "mc"]
@@ -47,7 +51,9 @@ def test_jsonl_items_pool_and_choice_target(tmp_path: Path) -> None:
         ("[1, 2]", None, "JSON object"),
     ],
 )
-def test_bad_jsonl_names_the_line(tmp_path: Path, line: str, column: str | None, needle: str) -> None:
+def test_bad_jsonl_names_the_line(
+    tmp_path: Path, line: str, column: str | None, needle: str
+) -> None:
     p = tmp_path / "bad.jsonl"
     good = json.dumps({"id": "q0", "prompt": "p", "target": "t"})
     p.write_text(f"{good}\n\n{line}\n", encoding="utf-8")
@@ -63,8 +69,8 @@ def test_yaml_spec_fixed_shots_are_seeded_and_shared(tmp_path: Path) -> None:
     _write(tmp_path / "d.jsonl", _items(4, pool=6))
     spec = tmp_path / "t.yaml"
     spec.write_text(
-        "name: demo\ndata: d.jsonl\ntemplate: \"Q: {prompt}\\nA:\"\nnum_fewshot: 3\n"
-        "fewshot_seed: 7\ndescription: \"Answer.\\n\\n\"\n",
+        'name: demo\ndata: d.jsonl\ntemplate: "Q: {prompt}\\nA:"\nnum_fewshot: 3\n'
+        'fewshot_seed: 7\ndescription: "Answer.\\n\\n"\n',
         encoding="utf-8",
     )
     task = load_task(spec)
