@@ -138,7 +138,7 @@ def eval_main(
         lm = load_model(model or "", device=device, dtype=dtype, name=name)
     except MissingExtraError as exc:
         print(f"densing: error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+        sys.exit(2)
     with _progress(quiet or as_json) as (start, advance):
         result = run_eval(
             lm,
