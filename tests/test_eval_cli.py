@@ -68,7 +68,7 @@ def _count(db: Path) -> int:
         return 0  # not created yet
 
 
-def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(files, tmp_path) -> None:
+def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(files, tmp_path, capsys) -> None:
     db = tmp_path / "killed.db"
     cmd = [
         sys.executable,
@@ -105,13 +105,13 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(files, tmp_pat
     proc.wait()
     partial = _count(db)
     assert 5 <= partial < N_ITEMS, partial
-    # the restarted run (default batching and prefix re-use) scores exactly the missing items
-    restart = [a for a in cmd if a not in {"--no-prefix-cache", "-q"}]
+    # the restarted run (in-process here; default batching and prefix re-use) scores exactly
+    # the missing items
+    restart = [a for a in cmd[3:] if a not in {"--no-prefix-cache", "-q"}]
     restart[restart.index("--batch-size") + 1] = "auto"
-    out = subprocess.run(
-        [*restart, "--json"], env=_env(), capture_output=True, text=True, check=True
-    )
-    summary = json.loads(out.stdout)["tasks"][0]
+    code, stdout, err = _cli([*restart, "--json"], capsys)
+    assert code == 0, err
+    summary = json.loads(stdout)["tasks"][0]
     assert summary["n_already_done"] == partial
     assert summary["n_scored"] == N_ITEMS - partial
     with sqlite3.connect(db) as c:
