@@ -27,12 +27,24 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 N_ITEMS = 200
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Small models on a shared 2-core machine: one intra-op thread avoids spin contention."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
     env["HF_HUB_OFFLINE"] = "1"
     env["TRANSFORMERS_OFFLINE"] = "1"
     env["TRANSFORMERS_VERBOSITY"] = "error"
+    env["OMP_NUM_THREADS"] = "1"
     return env
 
 

@@ -19,6 +19,19 @@ from densing.evaluation.engine import (  # noqa: E402
 from densing.evaluation.toy import build_model, build_tokenizer  # noqa: E402
 
 SHOTS = "Q: 12 + 7 = ? A: 19. the quick brown fox jumps over the lazy dog. red green blue. "
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Small models on a shared 2-core machine: one intra-op thread avoids spin contention."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 PAIRS = [
     ("question: what is two plus two? answer:", " four"),
     ("red green", " blue yellow"),

@@ -22,6 +22,17 @@ from densing.evaluation.tasks import load_task
 from densing.evaluation.toy import build_toy_model
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Small models on a shared 2-core machine: one intra-op thread avoids spin contention."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _task_files(d: Path, n: int = 12) -> tuple[Path, Path]:
     rows = [
         {
