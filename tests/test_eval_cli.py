@@ -51,7 +51,7 @@ def _env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("evalcli")
-    build_toy_model(d / "model", "gpt2", layers=2, hidden=64, heads=4)
+    build_toy_model(d / "model", "gpt2", layers=4, hidden=128, heads=4)
     rows = [
         {
             "id": f"s{i}",
