@@ -117,6 +117,8 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(files, tmp_pat
     proc.wait()
     partial = _count(db)
     assert 5 <= partial < N_ITEMS, partial
+    code, stdout, _ = _cli(["eval", "status", "--db", str(db)], capsys)
+    assert code == 0 and f"{partial}/{N_ITEMS}" in stdout and "interrupted" in stdout
     # the restarted run (in-process here; default batching and prefix re-use) scores exactly
     # the missing items
     restart = [a for a in cmd[3:] if a not in {"--no-prefix-cache", "-q"}]

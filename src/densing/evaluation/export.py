@@ -168,6 +168,7 @@ def status(db: str | Path) -> StoreStatus:
     """
     with Store(db, create=False) as store:
         rows = store.query(sql)
+    live = _writer_active(db)
     return StoreStatus(
         db=str(db),
         rows=tuple(
@@ -179,12 +180,34 @@ def status(db: str | Path) -> StoreStatus:
                 done=int(r["done"]),
                 total=int(r["total"]),
                 runs=int(r["runs"]),
-                last_status=str(r["last_status"]),
+                last_status=(
+                    "interrupted"
+                    if r["last_status"] == "running" and not live
+                    else str(r["last_status"])
+                ),
                 loss_so_far=None if r["loss"] is None else float(r["loss"]),
             )
             for r in rows
         ),
     )
+
+
+def _writer_active(db: str | Path) -> bool:
+    """True when a ``densing eval`` currently holds the store's writer lock."""
+    import fcntl
+    import os
+
+    lock = Path(f"{db}.lock")
+    if not lock.exists():
+        return False
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def print_warnings(warnings: tuple[str, ...]) -> None:
