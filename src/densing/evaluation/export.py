@@ -2,9 +2,11 @@
 
 One row per (model, task) with columns ``model``, ``benchmark``, ``loss`` (mean over items of the
 per-item mean per-token target NLL — the paper's conditional loss), ``loss_sum_mean`` (mean over
-items of the summed target NLL), ``target_tokens_mean``, ``accuracy`` (multiple-choice accuracy;
-for tasks without choices, the fraction of items whose whole target is the greedy continuation),
-``accuracy_norm`` (length-normalised multiple-choice accuracy; empty when the task has no choices),
+items of the summed target NLL), ``target_tokens_mean``, ``accuracy`` (mean over items of: for a
+multiple-choice item, whether the correct choice has the highest log-likelihood; for an item
+without choices, whether its whole target is the greedy continuation), ``accuracy_norm``
+(length-normalised multiple-choice accuracy over the items with choices; empty when the task has
+no choices),
 ``n_items`` (items scored), ``n_task_items`` (items in the task), ``params``,
 ``params_nonembedding``, ``dtype`` and ``fingerprint``.
 """
@@ -42,7 +44,7 @@ SELECT m.name AS model, t.name AS benchmark,
        AVG(r.nll_mean) AS loss,
        AVG(r.nll_sum) AS loss_sum_mean,
        AVG(r.n_tokens) AS target_tokens_mean,
-       CASE WHEN t.has_choices THEN AVG(r.correct) ELSE AVG(r.greedy) END AS accuracy,
+       AVG(COALESCE(r.correct, r.greedy)) AS accuracy,
        CASE WHEN t.has_choices THEN AVG(r.correct_norm) ELSE NULL END AS accuracy_norm,
        COUNT(*) AS n_items, t.n_items AS n_task_items,
        m.params AS params, m.params_nonembedding AS params_nonembedding,
