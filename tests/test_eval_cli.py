@@ -185,6 +185,7 @@ def test_cli_run_export_status(files, tmp_path, capsys) -> None:
     ("case", "needle"),
     [
         ("missing_model", "model path does not exist"),
+        ("unknown_id", "never downloads"),
         ("not_causal", "not a causal LM"),
         ("malformed", "row 2"),
         ("label", "out of range"),
@@ -197,6 +198,8 @@ def test_cli_errors_exit_2(files, tmp_path, capsys, case, needle) -> None:
     bad = tmp_path / "bad.jsonl"
     if case == "missing_model":
         model = str(tmp_path / "nope")
+    elif case == "unknown_id":
+        model = "no-such-org-xyz/no-such-model-xyz"
     elif case == "not_causal":
         from transformers import T5Config
 

@@ -177,3 +177,22 @@ def test_left_padding_handles_much_shorter_rows(toy) -> None:
         got = _run(model, encs, None, batch_size=2, prefix_cache=False, padding=padding)
         assert [g.nll_sum for g in got] == pytest.approx([r.nll_sum for r in ref], abs=1e-4)
         assert all(math.isfinite(g.nll_sum) for g in got)
+
+
+def test_parameter_counts_from_weights() -> None:
+    tok = build_tokenizer("gpt2")
+    g = build_model("gpt2", len(tok), layers=2, hidden=32, heads=4)
+    total = sum(p.numel() for p in g.parameters())
+    from densing.evaluation.model import count_params
+
+    c = count_params(g)
+    assert c.total == total
+    assert (
+        c.nonembedding
+        == total - g.transformer.wte.weight.numel() - g.transformer.wpe.weight.numel()
+    )
+    lm = build_model("llama", 100, layers=2, hidden=32, heads=4, tie=False)
+    c = count_params(lm)
+    emb = lm.model.embed_tokens.weight.numel() + lm.lm_head.weight.numel()
+    assert c.total == sum(p.numel() for p in lm.parameters())
+    assert c.nonembedding == c.total - emb and c.nonembedding > 0

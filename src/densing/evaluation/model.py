@@ -187,9 +187,17 @@ def load_model(
     if local.is_dir() and not (local / "config.json").exists():
         raise DensingInputError("not a model directory: no config.json", file=str(local))
     source = str(local) if local.is_dir() else model
+    # never download at run time: a hub id must already be in the local Hugging Face cache
+    offline = {} if local.is_dir() else {"local_files_only": True}
     try:
-        config = transformers.AutoConfig.from_pretrained(source)
-    except (OSError, ValueError) as exc:
+        config = transformers.AutoConfig.from_pretrained(source, **offline)
+    except OSError as exc:
+        raise DensingInputError(
+            "no such local model directory, and not a model id in the local Hugging Face cache "
+            "(densing never downloads: fetch it first, e.g. `hf download ID --local-dir DIR`)",
+            file=model,
+        ) from exc
+    except ValueError as exc:
         raise DensingInputError(
             f"cannot load a model config: {exc}".splitlines()[0], file=model
         ) from exc
@@ -199,7 +207,7 @@ def load_model(
         )
     try:
         lm = transformers.AutoModelForCausalLM.from_pretrained(
-            source, **{_dtype_kwarg(transformers): tdtype}
+            source, **{_dtype_kwarg(transformers): tdtype}, **offline
         )
     except ValueError as exc:
         first = str(exc).splitlines()[0]
@@ -211,7 +219,7 @@ def load_model(
     except OSError as exc:
         raise DensingInputError(f"cannot load weights: {exc}".splitlines()[0], file=model) from exc
     try:
-        tok = transformers.AutoTokenizer.from_pretrained(source)
+        tok = transformers.AutoTokenizer.from_pretrained(source, **offline)
     except (OSError, ValueError, TypeError) as exc:
         raise DensingInputError(
             f"cannot load the tokenizer: {exc}".splitlines()[0], file=model
