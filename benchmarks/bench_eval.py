@@ -7,6 +7,9 @@ context + continuation of every item (what a from-scratch computation must proce
 
     PYTHONPATH=src python benchmarks/bench_eval.py [--items 200] [--threads 1]
 
+One intra-op thread by default: on a shared, oversubscribed machine torch's thread pool spins and
+small ops become ~100x slower with 2 threads; ``--threads`` changes it (same for all methods).
+
 If ``lm_eval`` (lm-evaluation-harness) imports, its ``HFLM.loglikelihood`` runs on the same model
 directory and the same pairs as the peer to beat.
 """
