@@ -335,8 +335,10 @@ def score_requests(
     on_batch: Callable[[int], None] | None = None,
 ) -> list[Score]:
     """Convenience: encode and score ``requests``; returns scores in request order."""
+    from densing.evaluation.model import context_length
+
     encoded = [encode(tokenizer, r.context, r.continuation) for r in requests]
-    max_len = None
+    max_len = context_length(model)
     for k, e in enumerate(encoded):
         check_encoded(e, max_len, what=f"request {k}")
     scores: list[Score | None] = [None] * len(encoded)
