@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from densing.cli import catalog, core, run, trend
+from densing.cli import catalog, core, eval, run, trend
 from densing.errors import DensingError, DensingInputError
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ core.register(app)
 trend.register(app)
 catalog.register(app)
 run.register(app)
+eval.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
