@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import math
 import re
-import struct
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _browser import CHROMIUM, PlotCounter, finish, png_size, start_chromium
 from densing.errors import DensingInputError
 from densing.report import PLOT_IDS, ReportBundle, read_bundle, render_report, write_bundle
 
-CHROMIUM = Path("/usr/bin/chromium")
 BENCHES = ["MMLU", "BBH", "MATH", "HumanEval", "MBPP"]
 
 
@@ -434,103 +432,11 @@ def test_bad_bundles_are_input_errors(tmp_path: Path, bundle: ReportBundle) -> N
 
 # --- end to end in a real browser -------------------------------------------------------------
 
-VOID = {
-    "area",
-    "base",
-    "br",
-    "col",
-    "embed",
-    "hr",
-    "img",
-    "input",
-    "link",
-    "meta",
-    "source",
-    "track",
-    "wbr",
-    "param",
-}
-
-
-class _PlotCounter(HTMLParser):
-    """For each plot div in a rendered DOM, count main-svg elements, traces and drawn marks."""
-
-    def __init__(self, ids: tuple[str, ...]) -> None:
-        super().__init__()
-        self.ids = set(ids)
-        self.stack: list[str | None] = []  # the plot id each open element belongs to
-        self.counts = {i: {"main-svg": 0, "trace": 0, "marks": 0} for i in ids}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        owner = self.stack[-1] if self.stack else None
-        if tag == "div" and a.get("id") in self.ids:
-            owner = a["id"]
-        if owner is not None:
-            classes = (a.get("class") or "").split()
-            c = self.counts[owner]
-            c["main-svg"] += "main-svg" in classes
-            c["trace"] += tag == "g" and "trace" in classes
-            c["marks"] += tag == "path" and bool({"point", "js-line", "js-fill"} & set(classes))
-        if tag not in VOID:
-            self.stack.append(owner)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag not in VOID:
-            self.stack.pop()
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag not in VOID and self.stack:
-            self.stack.pop()
-
-
-def _chromium(args: list[str], profile: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-extensions",
-            "--disable-default-apps",
-            "--mute-audio",
-            # any network lookup fails: the report must render fully offline
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-            f"--user-data-dir={profile}",
-            "--virtual-time-budget=10000",
-            *args,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
-def _finish(proc: subprocess.Popen[bytes], timeout: float = 120) -> tuple[bytes, bytes]:
-    try:
-        return proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        pytest.fail(f"headless Chromium did not finish within {timeout} s")
-
-
-def _png_size(path: Path) -> tuple[int, int]:
-    head = path.read_bytes()[:24]
-    assert head[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
-    return struct.unpack(">II", head[16:24])
-
 
 @pytest.mark.skipif(
     not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (.ci/run installs it)"
 )
-def test_report_renders_in_headless_chromium(
+def test_report_renders_in_headlessstart_chromium(
     report: Path, bundle: ReportBundle, tmp_path: Path
 ) -> None:
     url = report.resolve().as_uri()
@@ -542,15 +448,15 @@ def test_report_renders_in_headless_chromium(
         report.read_text(encoding="utf-8").replace("</body>", click + "</body>"), encoding="utf-8"
     )
     # run the DOM dump and the screenshot at once, each with its own profile
-    dom_proc = _chromium(["--dump-dom", clicked.as_uri()], tmp_path / "profile-dom")
-    shot_proc = _chromium(
+    dom_proc = start_chromium(["--dump-dom", clicked.as_uri()], tmp_path / "profile-dom")
+    shot_proc = start_chromium(
         [f"--screenshot={shot}", "--window-size=1400,3000", "--hide-scrollbars", url],
         tmp_path / "profile-shot",
     )
-    dom, dom_err = _finish(dom_proc)
-    _, shot_err = _finish(shot_proc)
+    dom, dom_err = finish(dom_proc)
+    _, shot_err = finish(shot_proc)
     assert dom_proc.returncode == 0, dom_err.decode(errors="replace")[-2000:]
-    counter = _PlotCounter(PLOT_IDS)
+    counter = PlotCounter(PLOT_IDS)
     counter.feed(dom.decode("utf-8", errors="replace"))
     for pid, c in counter.counts.items():
         assert c["main-svg"] > 0, f"{pid}: plotly drew no SVG ({c})"
@@ -565,6 +471,6 @@ def test_report_renders_in_headless_chromium(
     assert 'aria-sort="ascending"' in dom.decode("utf-8", errors="replace")
     assert shot_proc.returncode == 0, shot_err.decode(errors="replace")[-2000:]
     assert shot.exists(), shot_err.decode(errors="replace")[-2000:]
-    width, height = _png_size(shot)
+    width, height = png_size(shot)
     assert (width, height) == (1400, 3000)
     assert shot.stat().st_size > 100_000  # a blank page compresses to a few KB

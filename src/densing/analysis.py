@@ -228,9 +228,10 @@ class Analysis:
         dens = main.densities.copy()
         band = None
         if main.trend.samples is not None:
-            d0 = dens["release_date"].min()
-            d1 = max(dens["release_date"].max(), pd.Timestamp("2025-06-30"))
-            dates = pd.date_range(d0, d1, periods=120)
+            in_fit = dens[dens["in_trend"]]
+            d0 = pd.Timestamp(in_fit["release_date"].min())
+            d1 = pd.Timestamp(in_fit["release_date"].max()) + pd.Timedelta(days=90)
+            dates = pd.date_range(d0, d1, periods=100).normalize()
             band = main.trend.band([d.date() for d in dates], self.level)
         fit_points, fit_curve = _law_points(main.frame)
         sig_curves, sig_points = _sigmoid_points(main.frame)
@@ -256,7 +257,7 @@ class Analysis:
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write report.html, densities.csv, trend.json, frame.json and bundle.json."""
-        from densing.report import render_report, write_bundle
+        from densing.report import read_bundle, render_report, write_bundle
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -274,7 +275,8 @@ class Analysis:
         paths["trend"].write_text(json.dumps(self.trend_dict(), indent=2) + "\n")
         self.main.frame.to_json(paths["frame"])
         write_bundle(bundle, paths["bundle"])
-        render_report(bundle, paths["report"])
+        # render from the saved bundle, so `densing report` re-renders the same page
+        render_report(read_bundle(paths["bundle"]), paths["report"])
         return paths
 
 
@@ -472,11 +474,19 @@ def run_frame(
         "n_reported_scores",
         "on_envelope",
         "in_trend",
+        "finite_density",
         "frame",
     ]
     dens = dens[cols].sort_values("density", ascending=False, na_position="last")
     return FrameRun(
-        spec, frame, boot, dens.reset_index(drop=True), trend, tuple(sub["model"]), n_replaced
+        spec,
+        frame,
+        boot,
+        dens.reset_index(drop=True),
+        trend,
+        tuple(sub["model"]),
+        n_replaced,
+        since,
     )
 
 
@@ -569,6 +579,7 @@ def analyze(
         seed=seed,
         level=level,
         n_jobs=n_jobs,
+        since=since,
         progress=stage(f"frame {spec.name}", n_resamples),
     )
     # before/after ChatGPT on the main frame, every model with a finite density
@@ -600,6 +611,7 @@ def analyze(
                 level=level,
                 warm_start=True,
                 n_jobs=n_jobs,
+                since=since,
                 progress=stage(f"frame {s.name}", sensitivity_resamples),
             )
         )

@@ -1,0 +1,133 @@
+"""End to end: `densing run` on the built-in catalog, its four files, and the report in Chromium."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from _browser import CHROMIUM, PlotCounter, finish, png_size, start_chromium
+from densing.cli import main
+from densing.report import PLOT_IDS
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "densing-report"
+    main(["run", "--bootstrap", "30", "--sensitivity-bootstrap", "8", "--out", str(out), "--json"])
+    return out
+
+
+def test_run_writes_the_four_files(run_dir: Path) -> None:
+    for name in ("report.html", "densities.csv", "trend.json", "frame.json"):
+        assert (run_dir / name).stat().st_size > 0, name
+    dens = pd.read_csv(run_dir / "densities.csv")
+    for col in (
+        "model",
+        "family",
+        "release_date",
+        "params",
+        "effective_params",
+        "density",
+        "density_lo",
+        "density_hi",
+        "status",
+        "frame",
+    ):
+        assert col in dens.columns
+    assert len(dens) >= 120
+    assert set(dens["status"]) <= {
+        "ok",
+        "extrapolated",
+        "above_range",
+        "below_range",
+        "insufficient_scores",
+    }
+    # nothing silently NaN: a model without a finite density says why
+    no_density = dens[~dens["density"].apply(lambda v: math.isfinite(float(v)))]
+    assert (no_density["status"] != "ok").all()
+
+
+def test_trend_json_has_finite_doubling_with_interval(run_dir: Path) -> None:
+    trend = json.loads((run_dir / "trend.json").read_text())
+    for key in (
+        "A_per_day",
+        "B",
+        "r2",
+        "doubling_time_days",
+        "doubling_time_months",
+        "n_models",
+        "envelope",
+        "intervals",
+    ):
+        assert key in trend
+    d = trend["doubling_time_days"]
+    assert isinstance(d, float) and math.isfinite(d) and d > 0
+    lo, hi = trend["intervals"]["doubling_time_days"]
+    assert lo <= d <= hi
+    assert trend["A_per_day"] > 0
+    assert len(trend["envelope"]) >= 2
+
+
+def test_reference_members_have_density_near_one(run_dir: Path) -> None:
+    frame = json.loads((run_dir / "frame.json").read_text())
+    dens = pd.read_csv(run_dir / "densities.csv").set_index("model")
+    members = frame["reference_members"]
+    assert len(members) >= 5
+    sub = dens.loc[members]
+    ok = sub[sub["status"].isin(["ok", "extrapolated"])]
+    hi = ok["density_hi"].fillna(math.inf)  # an unbounded upper end is written as empty
+    contains_one = (ok["density_lo"] <= 1) & (hi >= 1)
+    assert contains_one.mean() >= 0.8, ok[["density", "density_lo", "density_hi"]]
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (.ci/run installs it)"
+)
+def test_run_report_renders_in_headless_chromium(run_dir: Path, tmp_path: Path) -> None:
+    report = run_dir / "report.html"
+    shot = tmp_path / "run-report.png"
+    dom_proc = start_chromium(["--dump-dom", report.resolve().as_uri()], tmp_path / "p1")
+    shot_proc = start_chromium(
+        [
+            f"--screenshot={shot}",
+            "--window-size=1400,3000",
+            "--hide-scrollbars",
+            report.resolve().as_uri(),
+        ],
+        tmp_path / "p2",
+    )
+    dom, err = finish(dom_proc)
+    _, shot_err = finish(shot_proc)
+    assert dom_proc.returncode == 0, err.decode(errors="replace")[-2000:]
+    counter = PlotCounter(PLOT_IDS)
+    counter.feed(dom.decode("utf-8", errors="replace"))
+    for pid, c in counter.counts.items():
+        assert c["main-svg"] > 0 and c["trace"] > 0 and c["marks"] > 0, (pid, c)
+    assert counter.counts["plot-density"]["marks"] >= 30
+    assert shot.exists(), shot_err.decode(errors="replace")[-2000:]
+    assert png_size(shot) == (1400, 3000)
+    assert shot.stat().st_size > 100_000
+
+
+def test_report_rerenders_from_saved_outputs(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "again.html"
+    main(["report", str(run_dir), "--out", str(out)])
+    assert out.read_text(encoding="utf-8") == (run_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_run_bad_options_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--reference-family", "NoSuchFamily", "--out", str(tmp_path / "x")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "NoSuchFamily" in err and err.count("\n") == 1
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--benchmarks", "mmlu,nosuchbench", "--out", str(tmp_path / "y")])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main(["report", str(tmp_path)])
+    assert e.value.code == 2
