@@ -26,6 +26,9 @@ from densing.scoreframe import bootstrap_score_frame, fit_score_frame, obscaling
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "obscaling"
 BENCHMARKS = ["mmlu", "arc_challenge", "hellaswag", "winogrande", "gsm8k", "humaneval"]
+import os
+if os.environ.get("SF_BENCH"):
+    BENCHMARKS = os.environ["SF_BENCH"].split(",")
 PROBES = [
     "meta-llama/Llama-2-7b-hf",
     "meta-llama/Llama-2-70b-hf",
