@@ -686,16 +686,11 @@ def _law_setup(prep: dict, reference_family: str, law: str, d0: float | None):
     tok = prep["tokens"][ref]
     known = tok[np.isfinite(tok)]
     varies = known.size > 1 and known.max() / known.min() > 1.05
+    fallback = False
     if law == "auto":
-        if varies and known.size < tok.size:
-            raise DensingInputError(
-                f"the reference family '{reference_family}' has varying token budgets but "
-                f"{tok.size - known.size} member(s) without tokens: give them tokens or choose "
-                "law='fixed_budget'",
-                file=prep["src_m"],
-                column="tokens",
-            )
-        law = "with_tokens" if varies else "fixed_budget"
+        # varying budgets with some unknown cannot carry a D term: treat as one budget, say so
+        fallback = bool(varies and known.size < tok.size)
+        law = "with_tokens" if varies and not fallback else "fixed_budget"
     if law == "with_tokens":
         if known.size < tok.size:
             raise DensingInputError(
@@ -713,7 +708,12 @@ def _law_setup(prep: dict, reference_family: str, law: str, d0: float | None):
             )
         d0_used = float(np.median(known)) if known.size else float("nan")
         d0_note = (
-            ("family budget (varies; median shown)" if varies else "family budget")
+            (
+                "family budgets vary, treated as one budget (median shown)"
+                + (f"; {tok.size - known.size} member(s) without tokens" if fallback else "")
+                if varies
+                else "family budget"
+            )
             if known.size
             else "family budget (unknown)"
         )
@@ -1229,6 +1229,7 @@ def _assemble(
         }
     )
     scores = pd.DataFrame(Y, index=prep["ids"], columns=bench)
+    n_sizes = int(np.unique(prep["params"][ref & usable]).size)
     diag = {
         "cost": sol.cost,
         "nfev": sol.nfev,
@@ -1238,6 +1239,16 @@ def _assemble(
         "fit_seconds": seconds,
         "alpha_grid": sorted([0.3, *ALPHA_GRID_UP, *ALPHA_GRID_DOWN]),
         "rmse": float(np.sqrt(np.nanmean((obs - pred) ** 2))),
+        "n_reference_sizes": n_sizes,
+        "alpha_note": (
+            "alpha fixed by the user"
+            if alpha_fixed
+            else (
+                "alpha not identified with 3 reference sizes: consider fixing it"
+                if n_sizes < 4
+                else "alpha fitted (profile over a grid, then polished)"
+            )
+        ),
     }
     frame = ScoreFrame(
         reference_family=reference_family,
