@@ -1469,12 +1469,19 @@ def _residual_scores(
 
 
 def _interval(samples: np.ndarray, level: float) -> tuple[float, float]:
-    """Percentile interval that keeps ±inf replicates (above_range) instead of NaN-ing them."""
+    """Percentile interval that keeps ±inf replicates (above_range) instead of NaN-ing them.
+
+    Without infinite replicates this is :func:`percentile_interval`; with them the bounds are
+    order statistics (no interpolation between a finite value and inf).
+    """
     x = np.asarray(samples, dtype=float)
-    big = np.finfo(float).max / 4
-    lo, hi = percentile_interval(np.clip(x, -big, big), level)
-    unmap = lambda v: np.inf if v >= big else (-np.inf if v <= -big else v)  # noqa: E731
-    return unmap(lo), unmap(hi)
+    x = x[~np.isnan(x)]
+    if x.size == 0 or np.isfinite(x).all():
+        return percentile_interval(x, level)
+    a = (1.0 - level) / 2.0
+    lo = float(np.quantile(x, a, method="lower"))
+    hi = float(np.quantile(x, 1.0 - a, method="higher"))
+    return lo, hi
 
 
 def _invert_arrays(theta, alpha, bcoef, beta, d0, with_tokens, bounds) -> np.ndarray:
