@@ -192,18 +192,18 @@ def test_bootstrap_reference_intervals_and_warm_vs_cold():
     warm = bootstrap_score_frame(
         models,
         scores,
-        BootstrapSpec(n_resamples=30, seed=1, warm_start=True, n_jobs=1),
+        BootstrapSpec(n_resamples=40, seed=1, warm_start=True, n_jobs=1),
         reference_family="Ref",
         frame=frame,
     )
     cold = bootstrap_score_frame(
         models,
         scores,
-        BootstrapSpec(n_resamples=30, seed=1, warm_start=False, n_jobs=1),
+        BootstrapSpec(n_resamples=40, seed=1, warm_start=False, n_jobs=1),
         reference_family="Ref",
         frame=frame,
     )
-    assert warm.density_replicates.shape == (30, len(models))
+    assert warm.density_replicates.shape == (40, len(models))
     iw = warm.intervals().set_index("id")
     ic = cold.intervals().set_index("id")
     ref = iw[iw["family"] == "Ref"].index
