@@ -25,7 +25,7 @@ from densing.bootstrap import BootstrapSpec
 from densing.scoreframe import bootstrap_score_frame, fit_score_frame, obscaling_tables
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "obscaling"
-BENCHMARKS = ["mmlu", "arc_challenge", "hellaswag", "winogrande", "gsm8k", "humaneval"]
+BENCHMARKS = ["mmlu", "arc_challenge", "hellaswag", "winogrande"]
 PROBES = [
     "meta-llama/Llama-2-7b-hf",
     "meta-llama/Llama-2-70b-hf",
@@ -111,7 +111,9 @@ def main() -> None:
     ap.add_argument("--cold", action="store_true", help="cold-start every replicate")
     ap.add_argument("--compare", action="store_true")
     ap.add_argument("--alpha", type=float, default=None, help="fix the law exponent")
+    ap.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS))
     args = ap.parse_args()
+    BENCHMARKS[:] = args.benchmarks
     models, scores = obscaling_tables(DATA / "base_llm_benchmark_eval.csv")
     spec = BootstrapSpec(
         n_resamples=args.resamples, seed=args.seed, warm_start=not args.cold, n_jobs=args.jobs

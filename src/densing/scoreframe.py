@@ -156,19 +156,27 @@ def _sig_eval(theta: np.ndarray, sig: np.ndarray) -> np.ndarray:
 
 
 def _theta_given_sigmoids(
-    Y: np.ndarray, sig: np.ndarray, bounds: tuple[float, float], f_scale: float
+    Y: np.ndarray,
+    sig: np.ndarray,
+    bounds: tuple[float, float],
+    f_scale: float,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Each row's own θ: global grid search then three zoom-ins (robust loss, observed cells)."""
+    """Each row's own θ: global grid search then three zoom-ins (robust loss, observed cells).
+
+    ``weights`` (n × B, e.g. bootstrap counts of each row's cells) multiply each cell's loss.
+    """
     n = Y.shape[0]
     lo, hi = bounds
     obs = ~np.isnan(Y)
     Yz = np.where(obs, Y, 0.0)
+    W = obs.astype(float) if weights is None else np.where(obs, weights, 0.0)
     grid = np.broadcast_to(np.linspace(lo, hi, 481), (n, 481))
     step = (hi - lo) / 480
     best = np.full(n, np.nan)
     for _ in range(4):
         S = _sig_eval(grid, sig)  # (n, G, B)
-        cost = np.where(obs[:, None, :], _soft_l1(S - Yz[:, None, :], f_scale), 0.0).sum(axis=2)
+        cost = (W[:, None, :] * _soft_l1(S - Yz[:, None, :], f_scale)).sum(axis=2)
         j = np.argmin(cost, axis=1)
         best = grid[np.arange(n), j]
         grid = np.clip(best[:, None] + np.linspace(-step, step, 41)[None, :], lo, hi)
@@ -678,16 +686,11 @@ def _law_setup(prep: dict, reference_family: str, law: str, d0: float | None):
     tok = prep["tokens"][ref]
     known = tok[np.isfinite(tok)]
     varies = known.size > 1 and known.max() / known.min() > 1.05
+    fallback = False
     if law == "auto":
-        if varies and known.size < tok.size:
-            raise DensingInputError(
-                f"the reference family '{reference_family}' has varying token budgets but "
-                f"{tok.size - known.size} member(s) without tokens: give them tokens or choose "
-                "law='fixed_budget'",
-                file=prep["src_m"],
-                column="tokens",
-            )
-        law = "with_tokens" if varies else "fixed_budget"
+        # varying budgets with some unknown cannot carry a D term: treat as one budget, say so
+        fallback = bool(varies and known.size < tok.size)
+        law = "with_tokens" if varies and not fallback else "fixed_budget"
     if law == "with_tokens":
         if known.size < tok.size:
             raise DensingInputError(
@@ -705,7 +708,12 @@ def _law_setup(prep: dict, reference_family: str, law: str, d0: float | None):
             )
         d0_used = float(np.median(known)) if known.size else float("nan")
         d0_note = (
-            ("family budget (varies; median shown)" if varies else "family budget")
+            (
+                "family budgets vary, treated as one budget (median shown)"
+                + (f"; {tok.size - known.size} member(s) without tokens" if fallback else "")
+                if varies
+                else "family budget"
+            )
             if known.size
             else "family budget (unknown)"
         )
@@ -1221,6 +1229,7 @@ def _assemble(
         }
     )
     scores = pd.DataFrame(Y, index=prep["ids"], columns=bench)
+    n_sizes = int(np.unique(prep["params"][ref & usable]).size)
     diag = {
         "cost": sol.cost,
         "nfev": sol.nfev,
@@ -1230,6 +1239,16 @@ def _assemble(
         "fit_seconds": seconds,
         "alpha_grid": sorted([0.3, *ALPHA_GRID_UP, *ALPHA_GRID_DOWN]),
         "rmse": float(np.sqrt(np.nanmean((obs - pred) ** 2))),
+        "n_reference_sizes": n_sizes,
+        "alpha_note": (
+            "alpha fixed by the user"
+            if alpha_fixed
+            else (
+                "alpha not identified with 3 reference sizes: consider fixing it"
+                if n_sizes < 4
+                else "alpha fitted (profile over a grid, then polished)"
+            )
+        ),
     }
     frame = ScoreFrame(
         reference_family=reference_family,
@@ -1268,6 +1287,8 @@ class ScoreFrameBootstrap:
     effective_params_replicates: np.ndarray  # (B, n)
     alpha_replicates: np.ndarray  # (B,)
     replicate_fits: tuple  # per replicate: (alpha, token_coef, sig (nb×4), theta_bounds) or None
+    resample_cells: bool
+    seed: int | None
     level: float
     groups: str
     warm_start: bool
@@ -1277,8 +1298,8 @@ class ScoreFrameBootstrap:
         d = self.frame.densities()
         lo, hi, elo, ehi = [], [], [], []
         for j in range(len(self.ids)):
-            a, b = percentile_interval(self.density_replicates[:, j], self.level)
-            c, e = percentile_interval(self.effective_params_replicates[:, j], self.level)
+            a, b = _interval(self.density_replicates[:, j], self.level)
+            c, e = _interval(self.effective_params_replicates[:, j], self.level)
             lo.append(a)
             hi.append(b)
             elo.append(c)
@@ -1318,15 +1339,18 @@ class ScoreFrameBootstrap:
             if rf is None or not ok.any():
                 continue
             alpha, bcoef, sig, bounds = rf
-            th = _theta_given_sigmoids(Y[ok], sig, bounds, f.f_scale)
+            Yown = Y[ok]
+            if self.resample_cells:
+                rng = np.random.default_rng(np.random.SeedSequence([self.seed or 0, i, 7]))
+                pred = f.predict_scores(point["theta"].to_numpy(float)[ok]).to_numpy()
+                Yown = _residual_scores(rng, Yown, pred, _residual_pools(f))
+            th = _theta_given_sigmoids(Yown, sig, bounds, f.f_scale)
             reps[i, ok] = _invert_arrays(
                 th, alpha, bcoef, f.beta, f.d0, f.law == "with_tokens", bounds
             )
         out = point.copy()
         out["density"] = out["effective_params"] / act
-        lo, hi = zip(
-            *(percentile_interval(reps[:, j], self.level) for j in range(len(point))), strict=True
-        )
+        lo, hi = zip(*(_interval(reps[:, j], self.level) for j in range(len(point))), strict=True)
         out["effective_params_lo"], out["effective_params_hi"] = lo, hi
         out["density_lo"] = out["effective_params_lo"] / act
         out["density_hi"] = out["effective_params_hi"] / act
@@ -1398,7 +1422,10 @@ def _replicate(seed: np.random.SeedSequence, *, payload: dict) -> tuple:
     except Exception:  # a failed replicate is recorded as NaN, never silently dropped
         n = Y.shape[0]
         return np.full(n, np.nan), np.full(n, np.nan), float("nan"), None
-    own = _theta_given_sigmoids(Y, sol.sig, sol.theta_bounds, payload["f_scale"])
+    Yown = Y
+    if payload["resample_cells"]:
+        Yown = _residual_scores(rng, Y, payload["own_pred"], payload["resid_pool"])
+    own = _theta_given_sigmoids(Yown, sol.sig, sol.theta_bounds, payload["f_scale"])
     n_hat = _invert_arrays(
         own,
         sol.alpha,
@@ -1414,6 +1441,47 @@ def _replicate(seed: np.random.SeedSequence, *, payload: dict) -> tuple:
         sol.alpha,
         (sol.alpha, sol.bcoef, sol.sig, sol.theta_bounds),
     )
+
+
+def _residual_pools(frame: ScoreFrame) -> list[np.ndarray]:
+    """Per benchmark: residuals of the fitted models' scores at their own θ̂."""
+    m = frame.models
+    fit = m["in_fit"].to_numpy(bool)
+    Y = frame.scores.to_numpy(float)[fit]
+    pred = frame.predict_scores(m["theta"].to_numpy(float)[fit]).to_numpy()
+    R = Y - pred
+    return [R[~np.isnan(R[:, b]), b] for b in range(Y.shape[1])]
+
+
+def _residual_scores(
+    rng: np.random.Generator, Y: np.ndarray, pred: np.ndarray, pools: list[np.ndarray]
+) -> np.ndarray:
+    """Residual bootstrap of a model's own scores: fitted score at its own θ̂ plus a residual
+    drawn from the same benchmark's pool (observed cells only, clipped to [0, 1])."""
+    out = np.full(Y.shape, np.nan)
+    for b, pool in enumerate(pools):
+        m = ~np.isnan(Y[:, b])
+        if pool.size == 0:
+            out[m, b] = Y[m, b]
+            continue
+        out[m, b] = np.clip(pred[m, b] + rng.choice(pool, int(m.sum())), 0.0, 1.0)
+    return out
+
+
+def _interval(samples: np.ndarray, level: float) -> tuple[float, float]:
+    """Percentile interval that keeps ±inf replicates (above_range) instead of NaN-ing them.
+
+    Without infinite replicates this is :func:`percentile_interval`; with them the bounds are
+    order statistics (no interpolation between a finite value and inf).
+    """
+    x = np.asarray(samples, dtype=float)
+    x = x[~np.isnan(x)]
+    if x.size == 0 or np.isfinite(x).all():
+        return percentile_interval(x, level)
+    a = (1.0 - level) / 2.0
+    lo = float(np.quantile(x, a, method="lower"))
+    hi = float(np.quantile(x, 1.0 - a, method="higher"))
+    return lo, hi
 
 
 def _invert_arrays(theta, alpha, bcoef, beta, d0, with_tokens, bounds) -> np.ndarray:
@@ -1435,6 +1503,7 @@ def bootstrap_score_frame(
     groups: Literal["model", "family"] = "model",
     frame: ScoreFrame | None = None,
     progress: Callable[[int], None] | None = None,
+    resample_cells: bool = True,
     **fit_kwargs: Any,
 ) -> ScoreFrameBootstrap:
     """Bootstrap a score frame.
@@ -1443,8 +1512,10 @@ def bootstrap_score_frame(
     keeps ≥ 3 distinct sizes); other models by model or by whole family (``groups``). Every
     replicate refits the frame (cold: the same multi-start search as the point fit; warm with
     ``spec.warm_start``) and recomputes every model's own θ̂ from its own scores under the
-    refitted sigmoids, including models not drawn. Models with too few scores stay NaN with
-    status ``insufficient_scores``.
+    refitted sigmoids, including models not drawn. With ``resample_cells`` (default) that θ̂
+    is fitted on residual-bootstrap scores (fitted score at the model's own θ̂ plus a residual
+    drawn from the same benchmark's pool), so the interval also carries the model's own-score
+    uncertainty (how far benchmarks scatter around one capability), not only the frame's. Models with too few scores stay NaN with status ``insufficient_scores``.
     """
     if groups not in ("model", "family"):
         raise DensingInputError(f"unknown bootstrap grouping '{groups}'; use model or family")
@@ -1475,6 +1546,9 @@ def bootstrap_score_frame(
         "theta_fit": m["theta_fit"].to_numpy(float)[fit],
         "warm": None,
         "alpha_fixed": frame.alpha if frame.alpha_fixed else None,
+        "resample_cells": resample_cells,
+        "own_pred": frame.predict_scores(m["theta"].to_numpy(float)[fit]).to_numpy(),
+        "resid_pool": _residual_pools(frame),
     }
     if spec.warm_start:
         sig = frame._sig_array()
@@ -1510,6 +1584,8 @@ def bootstrap_score_frame(
         effective_params_replicates=eff,
         alpha_replicates=alphas,
         replicate_fits=tuple(fits),
+        resample_cells=resample_cells,
+        seed=spec.seed,
         level=spec.level,
         groups=groups,
         warm_start=spec.warm_start,
