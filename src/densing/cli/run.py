@@ -174,6 +174,10 @@ def run_command(
     sensitivity_bootstrap: Annotated[
         int, typer.Option("--sensitivity-bootstrap", help="Resamples per sensitivity frame.")
     ] = 100,
+    cold: Annotated[
+        bool,
+        typer.Option("--cold", help="Refit every resample with the full search (slower)."),
+    ] = False,
     no_sensitivity: Annotated[
         bool, typer.Option("--no-sensitivity", help="Skip the sensitivity frames.")
     ] = False,
@@ -221,6 +225,7 @@ def run_command(
             level=level,
             sensitivity=() if no_sensitivity else SENSITIVITY_FRAMES,
             sensitivity_resamples=sensitivity_bootstrap,
+            warm_start=not cold,
             progress=progress,
         )
         paths = analysis.write(out)
