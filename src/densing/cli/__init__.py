@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from densing.cli import catalog, core, trend
+from densing.cli import catalog, core, frame, trend
 from densing.errors import DensingError, DensingInputError
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app = typer.Typer(
 core.register(app)
 trend.register(app)
 catalog.register(app)
+frame.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
