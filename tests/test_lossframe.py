@@ -346,3 +346,16 @@ def test_cli_fit_frame(data, tmp_path, cli):
     r = cli("fit-frame", "--reference", "ref.csv", "--calibration", "cal_all.csv")
     assert r.returncode == 2
     assert "cal_all.csv, row 26, column 'benchmark'" in r.stderr
+
+
+def test_too_few_points_name_the_benchmark(data):
+    ref, cal = data
+    small = ref[(ref["benchmark"] == "mmlu") & (ref["model"].isin(["ref0", "ref1"]))].iloc[:4]
+    small = small.reset_index(drop=True)
+    small.attrs["source"] = "ref.csv"
+    with pytest.raises(DensingInputError, match=r"ref.csv: benchmark 'mmlu': reference runs:.*"):
+        fit_loss_frame(small, cal[cal["benchmark"] == "mmlu"])
+    few_cal = cal[cal["benchmark"] == "mmlu"].iloc[:3].reset_index(drop=True)
+    few_cal.attrs["source"] = "cal.csv"
+    with pytest.raises(DensingInputError, match=r"cal.csv: benchmark 'mmlu': calibration points"):
+        fit_loss_frame(ref[ref["benchmark"] == "mmlu"], few_cal)

@@ -40,7 +40,7 @@ from densing.density import (
     log_interval,
     sigmoid_inverse,
 )
-from densing.errors import DensingInputError
+from densing.errors import DensingInputError, FitError
 from densing.io import numeric_column, require_columns, score_column, source_of
 from densing.laws import OBJECTIVES, fit_loss_law, get_form
 from densing.sigmoid import SigmoidFit, bootstrap_sigmoid, fit_sigmoid
@@ -646,34 +646,29 @@ def fit_loss_frame(
                 file=cal_file,
                 column="benchmark",
             )
-        law = fit_loss_law(
-            r["params"].to_numpy(),
-            r["tokens"].to_numpy(),
-            r["loss"].to_numpy(),
-            form=law_form,
-            objective=objective,  # type: ignore[arg-type]
-            bootstrap=bootstrap,
-            groups=r["model"].to_numpy() if bootstrap else None,
-            progress=progress,
-        )
         floor = floors.get(b)
-        sig_samples = None
-        if bootstrap is not None and bootstrap.n_resamples > 0:
-            spec = replace(
-                bootstrap,
-                seed=None if bootstrap.seed is None else bootstrap.seed + _SIGMOID_SEED_OFFSET,
-            )
-            sb = bootstrap_sigmoid(
-                c["loss"].to_numpy(),
-                c["score"].to_numpy(),
-                spec,
-                groups=c["model"].to_numpy(),
+        try:
+            sigmoid, sig_samples = _fit_sigmoid(c, floor, bootstrap, progress)
+        except (FitError, DensingInputError) as exc:
+            raise DensingInputError(
+                f"benchmark '{b}': calibration points: {getattr(exc, 'reason', exc)}",
+                file=cal_file,
+            ) from exc
+        try:
+            law = fit_loss_law(
+                r["params"].to_numpy(),
+                r["tokens"].to_numpy(),
+                r["loss"].to_numpy(),
+                form=law_form,
+                objective=objective,  # type: ignore[arg-type]
+                bootstrap=bootstrap,
+                groups=r["model"].to_numpy() if bootstrap else None,
                 progress=progress,
-                floor=floor,
             )
-            sigmoid, sig_samples = sb.fit, sb.samples
-        else:
-            sigmoid = fit_sigmoid(c["loss"].to_numpy(), c["score"].to_numpy(), floor=floor)
+        except (FitError, DensingInputError) as exc:
+            raise DensingInputError(
+                f"benchmark '{b}': reference runs: {getattr(exc, 'reason', exc)}", file=ref_file
+            ) from exc
         fits.append(
             BenchmarkFrame(
                 benchmark=b,
@@ -688,6 +683,41 @@ def fit_loss_frame(
                 sigmoid_samples=sig_samples,
             )
         )
+    return _assemble(fits, law_form.name, objective, D0, bootstrap, ref_file, cal_file)
+
+
+def _fit_sigmoid(
+    c: pd.DataFrame,
+    floor: float | None,
+    bootstrap: BootstrapSpec | None,
+    progress: Callable[[int], None] | None,
+) -> tuple[SigmoidFit, np.ndarray | None]:
+    if bootstrap is not None and bootstrap.n_resamples > 0:
+        spec = replace(
+            bootstrap,
+            seed=None if bootstrap.seed is None else bootstrap.seed + _SIGMOID_SEED_OFFSET,
+        )
+        sb = bootstrap_sigmoid(
+            c["loss"].to_numpy(),
+            c["score"].to_numpy(),
+            spec,
+            groups=c["model"].to_numpy(),
+            progress=progress,
+            floor=floor,
+        )
+        return sb.fit, sb.samples
+    return fit_sigmoid(c["loss"].to_numpy(), c["score"].to_numpy(), floor=floor), None
+
+
+def _assemble(
+    fits: list[BenchmarkFrame],
+    form: str,
+    objective: str,
+    D0: float,
+    bootstrap: BootstrapSpec | None,
+    ref_file: str | None,
+    cal_file: str | None,
+) -> LossFrame:
     boot = None
     level = 0.95
     if bootstrap is not None and bootstrap.n_resamples > 0:
@@ -699,7 +729,7 @@ def fit_loss_frame(
             "warm_start": bootstrap.warm_start,
         }
     return LossFrame(
-        form=law_form.name,
+        form=form,
         objective=objective,
         D0=float(D0),
         fits=tuple(fits),
