@@ -60,7 +60,7 @@ def data():
 @pytest.fixture(scope="module")
 def frame(data) -> LossFrame:
     ref, cal = data
-    spec = BootstrapSpec(n_resamples=100, seed=3, warm_start=True)
+    spec = BootstrapSpec(n_resamples=200, seed=3, warm_start=True)
     return fit_loss_frame(ref, cal, form="densing", bootstrap=spec)
 
 
@@ -78,7 +78,7 @@ def test_fit_recovers_laws_and_sigmoids(frame):
         c, _d, _g, l = TRUE_SIG[bf.benchmark]  # noqa: E741
         assert bf.sigmoid.l == pytest.approx(l, abs=0.05)
         assert bf.sigmoid.c == pytest.approx(c, abs=0.05)
-        assert bf.law_samples.shape == (100, 4) and bf.sigmoid_samples.shape == (100, 4)
+        assert bf.law_samples.shape == (200, 4) and bf.sigmoid_samples.shape == (200, 4)
 
 
 def test_targets_on_fitted_curve_have_density_one(frame):
@@ -359,3 +359,19 @@ def test_too_few_points_name_the_benchmark(data):
     few_cal.attrs["source"] = "cal.csv"
     with pytest.raises(DensingInputError, match=r"cal.csv: benchmark 'mmlu': calibration points"):
         fit_loss_frame(ref[ref["benchmark"] == "mmlu"], few_cal)
+
+
+def test_chinchilla_frame_on_curve_and_without_bootstrap(data):
+    ref, cal = data
+    fr = fit_loss_frame(ref, cal, form="chinchilla", D0=5e11)
+    assert fr.n_resamples == 0 and "no bootstrap" in fr.describe()
+    form = get_form("chinchilla")
+    bf = fr.fit_for("bbh")
+    N = np.array([5e8, 4e9])
+    S = bf.sigmoid.predict(form.predict(bf.law_params, N, np.full(2, 5e11)))
+    t = pd.DataFrame({"model": ["a", "b"], "params": N, "benchmark": "bbh", "score": S})
+    res = fr.density(t)
+    np.testing.assert_allclose(res["density"], 1.0, atol=1e-6)
+    assert res["density_lo"].isna().all()  # no replicates → no interval, stated by describe()
+    p = fr.predict(1e9, 1e12)
+    assert p["loss_lo"].isna().all() and (p["score"] > 0).all()
