@@ -128,7 +128,7 @@ def test_status_rows_moe_and_wide_targets(frame, tmp_path):
         {
             "model": ["dense", "moe", "huge"],
             "params": [1e9, 47e9, 1e9],
-            "active_params": [1e9, 13e9, 1e9],
+            "active_params": [np.nan, 13e9, 1e9],
             "mmlu": [0.6, 0.8, 0.99],
             "bbh": [np.nan, 0.7, 0.99],
             "family": ["a", "b", "c"],
@@ -145,6 +145,8 @@ def test_status_rows_moe_and_wide_targets(frame, tmp_path):
     assert m.density == pytest.approx(m.effective_params / 47e9)
     geo = np.sqrt(by[("moe", "mmlu")].effective_params * by[("moe", "bbh")].effective_params)
     assert m.effective_params == pytest.approx(geo)
+    d = by[("dense", "aggregate")]
+    assert d.density_active == d.density  # blank active_params: a dense model
     h = by[("huge", "aggregate")]
     assert h.status == "above_range" and np.isinf(h.effective_params)
     assert not res.loc[res["status"] == "ok", "density"].isna().any()

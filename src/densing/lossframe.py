@@ -756,7 +756,10 @@ def parse_targets(df: pd.DataFrame, benchmarks: tuple[str, ...] | list[str]) -> 
     models = _str_column(df, "model", file)
     N = numeric_column(df, "params", positive=True, file=file)
     has_active = "active_params" in df.columns
-    A = numeric_column(df, "active_params", positive=True, file=file) if has_active else None
+    A = None
+    if has_active:  # blank active_params: a dense model (activated = total)
+        A = numeric_column(df, "active_params", positive=True, allow_missing=True, file=file)
+        A = np.where(np.isnan(A), N, A)
     if A is not None:
         bad = np.flatnonzero(A > N)
         if bad.size:
