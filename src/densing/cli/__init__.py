@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from densing.cli import catalog, core, eval, run, trend
+from densing.cli import catalog, core, eval, frame, run, trend
 from densing.errors import DensingError, DensingInputError
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app = typer.Typer(
 core.register(app)
 trend.register(app)
 catalog.register(app)
+frame.register(app)
 run.register(app)
 eval.register(app)
 
