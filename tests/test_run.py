@@ -131,3 +131,80 @@ def test_run_bad_options_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     with pytest.raises(SystemExit) as e:
         main(["report", str(tmp_path)])
     assert e.value.code == 2
+
+
+def _targets(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "targets.csv"
+    p.write_text(text)
+    return p
+
+
+def test_density_of_own_targets_under_saved_score_frame(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a reference member's own scores give rho ~ 1 with an interval; the long format agrees
+    dens = pd.read_csv(run_dir / "densities.csv").set_index("model")
+    frame = json.loads((run_dir / "frame.json").read_text())
+    assert len(frame["bootstrap"]["replicates"]) == 30
+    from densing.catalog import load
+
+    cat = load()
+    member = "Qwen/Qwen1.5-7B"
+    scores = cat.wide(frame["benchmarks"], setting=["openllm-v1", "obscaling", "openllm-v2"])
+    row = scores.loc[member]
+    params = float(cat.models.set_index("id").loc[member, "params"])
+    wide = "model,params," + ",".join(row.index) + "\n"
+    wide += f"mine,{params}," + ",".join(f"{v}" for v in row.to_numpy()) + "\n"
+    main(
+        ["density", str(_targets(tmp_path, wide)), "--frame", str(run_dir / "frame.json"), "--json"]
+    )
+    out = json.loads(capsys.readouterr().out)
+    r = out["rows"][0]
+    assert out["intervals"] is True
+    assert r["density"] == pytest.approx(dens.loc[member, "density"], rel=1e-6)
+    assert r["density_lo"] <= 1.0 <= r["density_hi"]
+    long = "model,params,benchmark,score\n" + "".join(
+        f"mine,{params},{b},{v}\n" for b, v in row.items()
+    )
+    main(
+        ["density", str(_targets(tmp_path, long)), "--frame", str(run_dir / "frame.json"), "--json"]
+    )
+    r2 = json.loads(capsys.readouterr().out)["rows"][0]
+    assert r2["density"] == pytest.approx(r["density"], rel=1e-9)
+
+
+def test_density_unknown_benchmark_exit_2(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = _targets(tmp_path, "model,params,mmlu,gsm8k\nx,1e9,0.5,0.2\n")
+    with pytest.raises(SystemExit) as e:
+        main(["density", str(bad), "--frame", str(run_dir / "frame.json")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "targets.csv" in err and "'gsm8k'" in err and err.count("\n") == 1
+    pct = _targets(tmp_path, "model,params,mmlu,hellaswag\nx,1e9,55,70\n")
+    with pytest.raises(SystemExit) as e:
+        main(["density", str(pct), "--frame", str(run_dir / "frame.json")])
+    assert e.value.code == 2
+    assert "percentages" in capsys.readouterr().err
+
+
+def test_forecast_date_with_interval(capsys: pytest.CaptureFixture[str]) -> None:
+    main(
+        [
+            "forecast",
+            "--benchmark",
+            "mmlu",
+            "--score",
+            "0.6",
+            "--params",
+            "1e9",
+            "--bootstrap",
+            "20",
+            "--json",
+        ]
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] in ("ok", "extrapolated")
+    assert out["needed_density"] > 1
+    assert out["date_lo"] <= out["date"] <= out["date_hi"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 from typing import Any
 
@@ -24,6 +25,8 @@ def to_jsonable(obj: Any) -> Any:
         return x
     if isinstance(obj, pd.Timestamp):
         return obj.date().isoformat()
+    if isinstance(obj, _dt.date):
+        return obj.isoformat()
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple | np.ndarray):

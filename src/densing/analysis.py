@@ -29,6 +29,7 @@ from densing._json import to_jsonable
 from densing.bootstrap import BootstrapSpec
 from densing.catalog import Catalog
 from densing.errors import DensingInputError
+from densing.frames import ScoreFrameTargets, score_frame_payload
 from densing.scoreframe import (
     PARAM_UNIT,
     ScoreFrame,
@@ -275,7 +276,8 @@ class Analysis:
         dens["release_date"] = pd.to_datetime(dens["release_date"]).dt.date.astype(str)
         dens.to_csv(paths["densities"], index=False)
         paths["trend"].write_text(json.dumps(self.trend_dict(), indent=2) + "\n")
-        self.main.frame.to_json(paths["frame"])
+        frame_json = score_frame_payload(self.main.boot, self.main.frame)
+        paths["frame"].write_text(json.dumps(frame_json, indent=1) + "\n")
         write_bundle(bundle, paths["bundle"])
         # render from the saved bundle, so `densing report` re-renders the same page
         render_report(read_bundle(paths["bundle"]), paths["report"])
@@ -636,6 +638,38 @@ def analyze(
         breakpoint_note=bp_note,
         forecasts=fc,
     )
+
+
+def builtin_frame(
+    spec: FrameSpec = DEFAULT_FRAME,
+    *,
+    n_resamples: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+    progress: Callable[[int], None] | None = None,
+) -> ScoreFrameTargets:
+    """A score-mode frame fitted on the built-in catalog, with its bootstrap replicates."""
+    from densing.catalog import load
+
+    models, wide = frame_inputs(load(), spec)
+    frame = fit_score_frame(
+        models,
+        wide,
+        reference_family=spec.reference_family,
+        benchmarks=list(spec.benchmarks),
+        law=spec.law,  # type: ignore[arg-type]
+    )
+    boot = None
+    if n_resamples:
+        boot = bootstrap_score_frame(
+            models,
+            wide,
+            BootstrapSpec(n_resamples=n_resamples, seed=seed, level=level, warm_start=True),
+            reference_family=spec.reference_family,
+            frame=frame,
+            progress=progress,
+        )
+    return ScoreFrameTargets(frame, boot, level=level, source=f"built-in {spec.name}")
 
 
 def with_spec(spec: FrameSpec, **changes: Any) -> FrameSpec:

@@ -14,8 +14,9 @@ from rich.table import Table
 from densing.bootstrap import BootstrapSpec
 from densing.cli._common import console, print_json, progress_bar
 from densing.errors import DensingInputError
+from densing.frames import load_frame
 from densing.io import read_table
-from densing.lossframe import AGGREGATE, LossFrame, fit_loss_frame, load_frame
+from densing.lossframe import AGGREGATE, LossFrame, fit_loss_frame
 
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 
@@ -207,20 +208,38 @@ def density_command(
             "score column per benchmark)."
         ),
     ],
-    frame: Annotated[Path, typer.Option("--frame", help="A saved frame JSON.")],
+    frame: Annotated[
+        Path | None,
+        typer.Option(
+            "--frame",
+            help="A saved frame JSON (loss mode from `densing fit-frame`, or score mode: "
+            "frame.json of `densing run`). Default: the built-in score-mode frame.",
+        ),
+    ] = None,
     level: Annotated[
         float | None, typer.Option("--level", help="Interval level (default: the frame's).")
     ] = None,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Resamples of the built-in frame (no --frame).")
+    ] = 200,
     out: Annotated[
         Path | None, typer.Option("--out", help="Also write the result table (CSV).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Effective parameter size and density of your models under a saved frame."""
+    """Effective parameter size and density of your models under a frame."""
     if level is not None and not 0 < level < 1:
         raise DensingInputError(f"--level {level} must be in (0, 1)")
-    fr = load_frame(frame)
+    if bootstrap < 0:
+        raise DensingInputError(f"--bootstrap {bootstrap} must be >= 0")
     df = read_table(targets)
+    if frame is None:
+        from densing.analysis import builtin_frame
+
+        with progress_bar("bootstrap built-in frame", bootstrap, quiet=as_json) as advance:
+            fr = builtin_frame(n_resamples=bootstrap, level=level or 0.95, progress=advance)
+    else:
+        fr = load_frame(frame)
     res = fr.density(df, level=level)
     lvl = fr.level if level is None else level
     if out is not None:
@@ -229,7 +248,7 @@ def density_command(
     if as_json:
         print_json(
             {
-                "frame": {"file": str(frame), "description": fr.describe()},
+                "frame": {"file": str(frame) if frame else None, "description": fr.describe()},
                 "level": lvl,
                 "intervals": intervals,
                 "rows": res.to_dict(orient="records"),
