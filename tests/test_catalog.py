@@ -107,7 +107,7 @@ def test_provenance_unknown_id_suggests(shipped: Catalog) -> None:
         ("meta-llama/Llama-2-70b-hf", 69.0e9),
         ("mistralai/Mistral-7B-v0.1", 7.24e9),
         ("huggyllama/llama-7b", 6.74e9),
-        ("EleutherAI/pythia-160m", 0.162e9),
+        ("EleutherAI/pythia-160m-deduped", 0.162e9),
         ("Qwen/Qwen2.5-7B", 7.61e9),
         ("mistralai/Mixtral-8x7B-v0.1", 46.7e9),
     ],
