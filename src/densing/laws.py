@@ -36,6 +36,7 @@ from typing import Literal
 
 import numpy as np
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 from densing._json import to_jsonable
 from densing.bootstrap import (
@@ -542,7 +543,10 @@ def fit_loss_law(
     N, D, L = _validate_arrays(form, N, D, L)
     grid = default_exponent_grid(len(form.exponent_names)) if grid is None else grid
     prob = _Problem(form, np.log(N), np.log(D), np.log(L), L, objective, delta)
-    theta, val, conv = _search(prob, grid, n_polish)
+    # L-BFGS-B calls LAPACK on tiny matrices: a multi-threaded BLAS only adds
+    # synchronisation cost (10-100x slower on a loaded machine), so use one thread.
+    with threadpool_limits(limits=1):
+        theta, val, conv = _search(prob, grid, n_polish)
     logp, _ = form.log_predict(theta, prob.logN, prob.logD)
     fit = LossLawFit(
         form=form,
@@ -555,10 +559,9 @@ def fit_loss_law(
         residuals=logp - prob.logL,
     )
     if bootstrap is not None and bootstrap.n_resamples > 0:
-        fit = replace(
-            fit,
-            bootstrap=_bootstrap(prob, grid, n_polish, theta, bootstrap, groups, progress),
-        )
+        with threadpool_limits(limits=1):
+            boot = _bootstrap(prob, grid, n_polish, theta, bootstrap, groups, progress)
+        fit = replace(fit, bootstrap=boot)
     return fit
 
 
