@@ -449,7 +449,8 @@ def _search(
         ok = np.all(coefs > 0, axis=1)
         if not ok.any():  # allow zero coefficients: floor them at a tiny positive value
             ok = np.any(coefs > 0, axis=1)
-        coefs = np.maximum(coefs, 1e-12 * np.max(coefs))
+        # floor zero coefficients relative to their own grid point (not the whole grid)
+        coefs = np.maximum(coefs, 1e-12 * coefs.max(axis=1, keepdims=True))
         thetas = np.hstack([np.log(coefs), grid])[ok]
         n_grid = int(ok.sum())
         vals = prob.values_at(thetas)
