@@ -542,6 +542,10 @@ def fit_loss_law(
     if delta <= 0:
         raise DensingInputError("delta must be > 0")
     N, D, L = _validate_arrays(form, N, D, L)
+    if groups is not None and len(groups) != N.size:
+        raise DensingInputError(
+            f"groups must give one label per point: got {len(groups)} labels for {N.size} points"
+        )
     grid = default_exponent_grid(len(form.exponent_names)) if grid is None else grid
     prob = _Problem(form, np.log(N), np.log(D), np.log(L), L, objective, delta)
     # L-BFGS-B calls LAPACK on tiny matrices: a multi-threaded BLAS only adds
