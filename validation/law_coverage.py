@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -62,6 +63,12 @@ def one_dataset(
     return fit.params["alpha"], lo, hi, fit.bootstrap.n_failed
 
 
+def report_progress(done: int, total: int, t0: float) -> None:
+    if done % 10 == 0 or done == total:
+        secs = time.perf_counter() - t0
+        print(f"  ... {done}/{total} datasets, {secs:.0f} s", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace, form: str) -> None:
     alpha = TRUTHS[form]["alpha"]
     t0 = time.perf_counter()
@@ -73,9 +80,15 @@ def run(args: argparse.Namespace, form: str) -> None:
     ]
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            rows = list(pool.map(one_dataset, *zip(*call, strict=True), chunksize=1))
+            rows = []
+            for row in pool.map(one_dataset, *zip(*call, strict=True), chunksize=1):
+                rows.append(row)
+                report_progress(len(rows), args.datasets, t0)
     else:
-        rows = [one_dataset(*c) for c in call]
+        rows = []
+        for c in call:
+            rows.append(one_dataset(*c))
+            report_progress(len(rows), args.datasets, t0)
     secs = time.perf_counter() - t0
     res = np.array(rows)
     hits = (res[:, 1] <= alpha) & (alpha <= res[:, 2])
