@@ -53,12 +53,19 @@ def simulate(form: str, seed: int, grid: int, sigma: float) -> tuple[np.ndarray,
 
 
 def one_dataset(
-    k: int, form: str, grid: int, sigma: float, resamples: int, level: float, warm: bool
+    k: int,
+    form: str,
+    grid: int,
+    sigma: float,
+    resamples: int,
+    level: float,
+    warm: bool,
+    objective: str = "huber-log",
 ) -> tuple[float, float, float, int]:
     """(alpha_hat, lo, hi, n_failed) for dataset k."""
     N, D, L = simulate(form, 10_000 + k, grid, sigma)
     spec = BootstrapSpec(n_resamples=resamples, seed=k, level=level, n_jobs=1, warm_start=warm)
-    fit = fit_loss_law(N, D, L, form=form, bootstrap=spec)
+    fit = fit_loss_law(N, D, L, form=form, objective=objective, bootstrap=spec)
     lo, hi = fit.bootstrap.interval("alpha")
     return fit.params["alpha"], lo, hi, fit.bootstrap.n_failed
 
@@ -75,7 +82,16 @@ def run(args: argparse.Namespace, form: str) -> None:
     load0 = os.getloadavg()
     jobs = args.jobs or os.cpu_count() or 1
     call = [
-        (k, form, args.grid, args.sigma, args.resamples, args.level, args.warm_start)
+        (
+            k,
+            form,
+            args.grid,
+            args.sigma,
+            args.resamples,
+            args.level,
+            args.warm_start,
+            args.objective,
+        )
         for k in range(args.datasets)
     ]
     if jobs > 1:
@@ -98,6 +114,7 @@ def run(args: argparse.Namespace, form: str) -> None:
     below = int((alpha < res[:, 1]).sum())
     above = int((alpha > res[:, 2]).sum())
     mode = "warm-start" if args.warm_start else "full global search"
+    mode += f", objective {args.objective}"
     print(f"form {form}: true {TRUTHS[form]}")
     print(
         f"  {n} datasets x {args.resamples} resamples ({mode}), grid {args.grid}x{args.grid} "
@@ -129,6 +146,7 @@ def main() -> None:
     ap.add_argument("--level", type=float, default=0.95)
     ap.add_argument("--grid", type=int, default=8, help="values of N and of D (grid x grid runs)")
     ap.add_argument("--sigma", type=float, default=0.02, help="s.d. of the log-loss noise")
+    ap.add_argument("--objective", choices=["huber-log", "lsq-log", "lsq"], default="huber-log")
     ap.add_argument("--warm-start", action="store_true", help="polish from the point estimate")
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
     args = ap.parse_args()
