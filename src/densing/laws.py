@@ -36,6 +36,7 @@ from typing import Literal
 
 import numpy as np
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 from densing._json import to_jsonable
 from densing.bootstrap import (
@@ -448,7 +449,8 @@ def _search(
         ok = np.all(coefs > 0, axis=1)
         if not ok.any():  # allow zero coefficients: floor them at a tiny positive value
             ok = np.any(coefs > 0, axis=1)
-        coefs = np.maximum(coefs, 1e-12 * np.max(coefs))
+        # floor zero coefficients relative to their own grid point (not the whole grid)
+        coefs = np.maximum(coefs, 1e-12 * coefs.max(axis=1, keepdims=True))
         thetas = np.hstack([np.log(coefs), grid])[ok]
         n_grid = int(ok.sum())
         vals = prob.values_at(thetas)
@@ -540,9 +542,16 @@ def fit_loss_law(
     if delta <= 0:
         raise DensingInputError("delta must be > 0")
     N, D, L = _validate_arrays(form, N, D, L)
+    if groups is not None and len(groups) != N.size:
+        raise DensingInputError(
+            f"groups must give one label per point: got {len(groups)} labels for {N.size} points"
+        )
     grid = default_exponent_grid(len(form.exponent_names)) if grid is None else grid
     prob = _Problem(form, np.log(N), np.log(D), np.log(L), L, objective, delta)
-    theta, val, conv = _search(prob, grid, n_polish)
+    # L-BFGS-B calls LAPACK on tiny matrices: a multi-threaded BLAS only adds
+    # synchronisation cost (10-100x slower on a loaded machine), so use one thread.
+    with threadpool_limits(limits=1):
+        theta, val, conv = _search(prob, grid, n_polish)
     logp, _ = form.log_predict(theta, prob.logN, prob.logD)
     fit = LossLawFit(
         form=form,
@@ -555,10 +564,9 @@ def fit_loss_law(
         residuals=logp - prob.logL,
     )
     if bootstrap is not None and bootstrap.n_resamples > 0:
-        fit = replace(
-            fit,
-            bootstrap=_bootstrap(prob, grid, n_polish, theta, bootstrap, groups, progress),
-        )
+        with threadpool_limits(limits=1):
+            boot = _bootstrap(prob, grid, n_polish, theta, bootstrap, groups, progress)
+        fit = replace(fit, bootstrap=boot)
     return fit
 
 
