@@ -253,7 +253,7 @@ class Analysis:
             sigmoids=sig_curves,
             sigmoid_points=sig_points,
             sensitivity=self.sensitivity,
-            paper_comparison=paper_comparison(self),
+            paper_comparison=paper_comparison(),
             generated_at=_dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
             densing_version=__version__,
         )
@@ -298,21 +298,9 @@ def method_note(spec: FrameSpec, frame: ScoreFrame) -> str:
     )
 
 
-def paper_comparison(a: Analysis) -> dict[str, Any]:
-    t = a.main.trend
-    iv = t.intervals if t.samples is not None else {}
-    ours = {
-        "A_per_day": t.A_per_day,
-        "A_interval": iv.get("A_per_day"),
-        "doubling_time_months": t.doubling_time_months,
-        "doubling_interval_months": [x / 30.44 for x in iv["doubling_time_days"]]
-        if "doubling_time_days" in iv
-        else None,
-        "r2": t.fit.r2,
-        "n_models": len(a.main.trend_models),
-        "n_envelope": len(t.fit.envelope),
-    }
-    return to_jsonable({"densing (this run)": ours, **PAPER})
+def paper_comparison() -> dict[str, Any]:
+    """The paper's published figures (the report puts this run's values beside them)."""
+    return to_jsonable(PAPER)
 
 
 def _law_points(frame: ScoreFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
