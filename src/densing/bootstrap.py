@@ -37,13 +37,22 @@ def resample_indices(
 
 
 def percentile_interval(samples: np.ndarray, level: float) -> tuple[float, float]:
-    """Percentile interval of the finite samples at confidence ``level``."""
+    """Percentile interval of the samples at confidence ``level`` (NaN samples excluded).
+
+    Infinite samples (e.g. an effective size above the reference range in some resamples)
+    are kept: the bounds are then order statistics, so an interval reaching an infinite
+    replicate is infinite instead of NaN from interpolating between a number and inf.
+    """
     s = np.asarray(samples, dtype=float)
     s = s[~np.isnan(s)]
     if s.size == 0:
         return (float("nan"), float("nan"))
     alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(s, [alpha, 1.0 - alpha])
+    if np.isfinite(s).all():
+        lo, hi = np.quantile(s, [alpha, 1.0 - alpha])
+    else:
+        lo = np.quantile(s, alpha, method="lower")
+        hi = np.quantile(s, 1.0 - alpha, method="higher")
     return (float(lo), float(hi))
 
 

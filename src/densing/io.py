@@ -194,3 +194,15 @@ def id_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> list
         seen[key] = _row_of(df, i)
         ids.append(key)
     return ids
+
+
+def label_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> np.ndarray:
+    """Group labels (e.g. a model family): every row must have one; returned as strings."""
+    file = file or source_of(df)
+    require_columns(df, [column], file=file)
+    g = df[column]
+    missing = g.isna().to_numpy() | (g.astype(str).str.strip() == "").to_numpy()
+    if missing.any():
+        i = int(np.flatnonzero(missing)[0])
+        raise DensingInputError("missing group label", file=file, row=_row_of(df, i), column=column)
+    return g.astype(str).to_numpy()

@@ -1298,8 +1298,8 @@ class ScoreFrameBootstrap:
         d = self.frame.densities()
         lo, hi, elo, ehi = [], [], [], []
         for j in range(len(self.ids)):
-            a, b = _interval(self.density_replicates[:, j], self.level)
-            c, e = _interval(self.effective_params_replicates[:, j], self.level)
+            a, b = percentile_interval(self.density_replicates[:, j], self.level)
+            c, e = percentile_interval(self.effective_params_replicates[:, j], self.level)
             lo.append(a)
             hi.append(b)
             elo.append(c)
@@ -1350,7 +1350,9 @@ class ScoreFrameBootstrap:
             )
         out = point.copy()
         out["density"] = out["effective_params"] / act
-        lo, hi = zip(*(_interval(reps[:, j], self.level) for j in range(len(point))), strict=True)
+        lo, hi = zip(
+            *(percentile_interval(reps[:, j], self.level) for j in range(len(point))), strict=True
+        )
         out["effective_params_lo"], out["effective_params_hi"] = lo, hi
         out["density_lo"] = out["effective_params_lo"] / act
         out["density_hi"] = out["effective_params_hi"] / act
@@ -1466,22 +1468,6 @@ def _residual_scores(
             continue
         out[m, b] = np.clip(pred[m, b] + rng.choice(pool, int(m.sum())), 0.0, 1.0)
     return out
-
-
-def _interval(samples: np.ndarray, level: float) -> tuple[float, float]:
-    """Percentile interval that keeps ±inf replicates (above_range) instead of NaN-ing them.
-
-    Without infinite replicates this is :func:`percentile_interval`; with them the bounds are
-    order statistics (no interpolation between a finite value and inf).
-    """
-    x = np.asarray(samples, dtype=float)
-    x = x[~np.isnan(x)]
-    if x.size == 0 or np.isfinite(x).all():
-        return percentile_interval(x, level)
-    a = (1.0 - level) / 2.0
-    lo = float(np.quantile(x, a, method="lower"))
-    hi = float(np.quantile(x, 1.0 - a, method="higher"))
-    return lo, hi
 
 
 def _invert_arrays(theta, alpha, bcoef, beta, d0, with_tokens, bounds) -> np.ndarray:

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from densing.bootstrap import BootstrapSpec, replicate_seeds, resample_indices
+from densing.bootstrap import BootstrapSpec, percentile_interval, replicate_seeds, resample_indices
 from densing.errors import DensingInputError
 
 REFERENCE_DATE = _dt.date(2023, 1, 1)
@@ -398,19 +398,10 @@ class TrendSamples:
         return _intervals(self.A, self.B, self.r2, level)
 
 
-def _pct(x: np.ndarray, level: float) -> tuple[float, float]:
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return (float("nan"), float("nan"))
-    a = (1.0 - level) / 2.0
-    lo, hi = np.quantile(x, [a, 1.0 - a])
-    return (float(lo), float(hi))
-
-
 def _intervals(
     A: np.ndarray, B: np.ndarray, r2: np.ndarray, level: float
 ) -> dict[str, tuple[float, float]]:
-    a_lo, a_hi = _pct(A, level)
+    a_lo, a_hi = percentile_interval(A, level)
     # doubling time is a decreasing function of A: its percentiles are those of A mapped
     # through ln2/A (exact for percentiles; A ≤ 0 → inf, i.e. "no doubling")
     d_lo, d_hi = doubling_time_days(a_hi), doubling_time_days(a_lo)
@@ -418,8 +409,8 @@ def _intervals(
         "A_per_day": (a_lo, a_hi),
         "doubling_time_days": (d_lo, d_hi),
         "doubling_time_months": (d_lo / DAYS_PER_MONTH, d_hi / DAYS_PER_MONTH),
-        "B": _pct(B, level),
-        "r2": _pct(r2, level),
+        "B": percentile_interval(B, level),
+        "r2": percentile_interval(r2, level),
     }
 
 

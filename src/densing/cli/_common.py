@@ -19,6 +19,7 @@ from rich.progress import (
 )
 
 from densing._json import to_jsonable
+from densing.errors import DensingInputError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -48,3 +49,11 @@ def progress_bar(
 def print_json(obj: Any) -> None:
     """Print one JSON object to stdout (NaN → null, inf → "inf")."""
     sys.stdout.write(json.dumps(to_jsonable(obj), indent=2) + "\n")
+
+
+def check_bootstrap_options(bootstrap: int | None = None, level: float | None = None) -> None:
+    """One-line errors for a negative resample count or a level outside (0, 1)."""
+    if bootstrap is not None and bootstrap < 0:
+        raise DensingInputError(f"--bootstrap {bootstrap} must be >= 0")
+    if level is not None and not 0 < level < 1:
+        raise DensingInputError(f"--level {level} must be in (0, 1)")

@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 
 from densing.bootstrap import BootstrapSpec
-from densing.cli._common import console, print_json, progress_bar
+from densing.cli._common import check_bootstrap_options, console, print_json, progress_bar
 from densing.errors import DensingInputError, FitError
-from densing.io import numeric_column, read_table, require_columns
+from densing.io import label_column, numeric_column, read_table, require_columns
 from densing.laws import FORMS, OBJECTIVES, LossLawFit, fit_loss_law, get_form
 
 
@@ -80,10 +80,7 @@ def fit_loss_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Fit a loss law L(N, D) globally (grid + polish), with bootstrap intervals."""
-    if bootstrap < 0:
-        raise DensingInputError(f"--bootstrap {bootstrap} must be >= 0")
-    if not 0 < level < 1:
-        raise DensingInputError(f"--level {level} must be in (0, 1)")
+    check_bootstrap_options(bootstrap, level)
     if drop_highest < 0:
         raise DensingInputError(f"--drop-highest {drop_highest} must be >= 0")
     law = get_form(form)
@@ -102,13 +99,7 @@ def fit_loss_command(
         keep[np.argsort(-L, kind="stable")[:drop_highest]] = False
     groups = None
     if group_col:
-        g = df[group_col]
-        if g.isna().any():
-            i = int(np.flatnonzero(g.isna().to_numpy())[0])
-            raise DensingInputError(
-                "missing group label", file=str(file), row=i + 1, column=group_col
-            )
-        groups = g.astype(str).to_numpy()[keep]
+        groups = label_column(df, group_col)[keep]
     spec = BootstrapSpec(
         n_resamples=bootstrap, seed=seed, level=level, n_jobs=jobs or None, warm_start=warm_start
     )

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from densing.bootstrap import BootstrapSpec
-from densing.cli._common import console, print_json, progress_bar
+from densing.cli._common import check_bootstrap_options, console, print_json, progress_bar
 from densing.errors import DensingInputError
 from densing.frames import load_frame
 from densing.io import read_table
@@ -139,10 +139,7 @@ def fit_frame_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Fit a loss-mode frame (the paper's method) and save it to JSON."""
-    if bootstrap < 0:
-        raise DensingInputError(f"--bootstrap {bootstrap} must be >= 0")
-    if not 0 < level < 1:
-        raise DensingInputError(f"--level {level} must be in (0, 1)")
+    check_bootstrap_options(bootstrap, level)
     D0 = parse_count(d0, "--d0")
     floors = _parse_floors(floor)
     ref = read_table(reference)
@@ -228,10 +225,7 @@ def density_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Effective parameter size and density of your models under a frame."""
-    if level is not None and not 0 < level < 1:
-        raise DensingInputError(f"--level {level} must be in (0, 1)")
-    if bootstrap < 0:
-        raise DensingInputError(f"--bootstrap {bootstrap} must be >= 0")
+    check_bootstrap_options(bootstrap, level)
     df = read_table(targets)
     if frame is None:
         from densing.analysis import builtin_frame
@@ -271,8 +265,7 @@ def predict_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Predicted conditional loss and score per benchmark of a planned model (N, D)."""
-    if level is not None and not 0 < level < 1:
-        raise DensingInputError(f"--level {level} must be in (0, 1)")
+    check_bootstrap_options(level=level)
     N = parse_count(params, "--params")
     D = parse_count(tokens, "--tokens")
     fr = load_frame(frame)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from densing.cli._common import console, err_console, print_json
+from densing.cli._common import check_bootstrap_options, console, err_console, print_json
 from densing.errors import DensingInputError
 
 BenchOpt = Annotated[
@@ -193,8 +193,7 @@ def run_command(
 
     if bootstrap < 0 or sensitivity_bootstrap < 0:
         raise DensingInputError("--bootstrap and --sensitivity-bootstrap must be >= 0")
-    if not 0 < level < 1:
-        raise DensingInputError(f"--level {level} must be in (0, 1)")
+    check_bootstrap_options(level=level)
     t0 = time.perf_counter()
     cat = catalog_mod.load(extra or None)
     spec = _spec(reference_family, benchmarks, uniform)

@@ -10,9 +10,16 @@ import typer
 from rich.table import Table
 
 from densing.bootstrap import BootstrapSpec
-from densing.cli._common import console, print_json, progress_bar
+from densing.cli._common import check_bootstrap_options, console, print_json, progress_bar
 from densing.errors import DensingInputError
-from densing.io import date_column, id_column, numeric_column, read_table, require_columns
+from densing.io import (
+    date_column,
+    id_column,
+    label_column,
+    numeric_column,
+    read_table,
+    require_columns,
+)
 from densing.trend import CHATGPT_RELEASE, TrendFit, TrendResult, bootstrap_trend
 
 
@@ -141,10 +148,7 @@ def trend_command(
     ] = False,
 ) -> None:
     """Fit the densing law ln ρ = A·t + B (t in days) and its doubling time."""
-    if bootstrap < 0:
-        raise DensingInputError(f"--bootstrap {bootstrap} must be >= 0")
-    if not 0 < level < 1:
-        raise DensingInputError(f"--level {level} must be in (0, 1)")
+    check_bootstrap_options(bootstrap, level)
     bp = _parse_breakpoint(breakpoint)
     df = read_table(file)
     cols = [model_col, date_col, density_col] + ([group_col] if group_col else [])
@@ -154,13 +158,7 @@ def trend_command(
     rho = numeric_column(df, density_col, positive=True)
     groups = None
     if group_col:
-        g = df[group_col]
-        if g.isna().any():
-            i = int(g.isna().to_numpy().nonzero()[0][0])
-            raise DensingInputError(
-                "missing group label", file=str(file), row=i + 1, column=group_col
-            )
-        groups = g.astype(str).to_numpy()
+        groups = label_column(df, group_col)
     spec = BootstrapSpec(n_resamples=bootstrap, seed=seed, level=level)
     with progress_bar("bootstrap", bootstrap, quiet=as_json) as advance:
         res = bootstrap_trend(
