@@ -413,6 +413,11 @@ def run_frame(
     reported = _settings_note(wide).reindex(dens["model"]).fillna(0).astype(int).to_numpy()
     dens["n_reported_scores"] = reported
     dens["frame"] = spec.name
+    # per-benchmark densities (each score through its own sigmoid; point estimates)
+    per = frame.benchmark_densities().pivot(index="id", columns="benchmark", values="density")
+    per_cols = [f"density_{b}" for b in spec.benchmarks]
+    per = per.reindex(columns=list(spec.benchmarks)).set_axis(per_cols, axis=1)
+    dens = dens.join(per, on="model")
     # the densing law on models with a finite density, released in the window
     finite = (
         dens["status"].isin(TREND_STATUSES).to_numpy()
@@ -468,6 +473,7 @@ def run_frame(
         "in_trend",
         "finite_density",
         "frame",
+        *per_cols,
     ]
     dens = dens[cols].sort_values("density", ascending=False, na_position="last")
     return FrameRun(
