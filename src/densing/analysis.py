@@ -187,6 +187,9 @@ class Analysis:
         d["reference_date"] = self.main.trend.fit.reference_date.isoformat()
         d["interval_level"] = self.level
         d["frame"] = self.main.spec.name
+        # replicate densities that were not finite (model above the frame's range in that
+        # replicate) and were replaced by the model's point estimate in the law's bootstrap
+        d["replicate_cells_replaced"] = self.main.n_replaced_cells
         if self.breakpoint_trend is not None:
             d["segments"] = self.breakpoint_trend.to_dict().get("segments")
             d["breakpoint"] = CHATGPT_RELEASE.isoformat()
