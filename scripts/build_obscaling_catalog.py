@@ -124,6 +124,12 @@ def build(data_dir: Path) -> tuple[dict[str, str], list[str]]:
     notes: list[str] = []
     for fam in meta["families"]:
         defaults = fam.get("defaults") or {}
+        extra: dict[str, list[dict[str, Any]]] = fam.get("extra_scores") or {}
+        stray = set(extra) - set(fam["models"])
+        if stray:
+            raise ValueError(
+                f"extra_scores for models not in family {fam['family']}: {sorted(stray)}"
+            )
         models_out = []
         for model_id, over in fam["models"].items():
             if model_id in seen:
@@ -188,6 +194,12 @@ def build(data_dir: Path) -> tuple[dict[str, str], list[str]]:
                                 "source": "obscaling-v2",
                             }
                         )
+            for r in extra.get(model_id, []):
+                if set(r) != {"benchmark", "score", "shots", "setting", "source"}:
+                    raise ValueError(f"{model_id} extra_scores row {r}: wrong keys")
+                scores.append(
+                    {**r, "score": _score(str(r["score"]), f"{model_id} {r['benchmark']}")}
+                )
             entry["scores"] = scores
             models_out.append(entry)
         if not models_out:
