@@ -80,6 +80,7 @@ class FrameSpec:
 
 DEFAULT_BENCHMARKS = ("mmlu", "arc_challenge", "hellaswag", "winogrande", "gsm8k", "humaneval")
 KNOWLEDGE_BENCHMARKS = ("mmlu", "arc_challenge", "hellaswag", "winogrande")
+PAPER_BENCHMARKS = ("mmlu", "bbh", "math", "humaneval", "mbpp")  # Xiao et al.'s five
 #: The default frame: Qwen1.5 (8 sizes, 0.5B-110B, one recipe) on the four knowledge and
 #: reasoning benchmarks that every uniformly evaluated model has, scored by one harness for
 #: every model. Chosen because it spans the widest capability range of the uniformly evaluated
@@ -91,6 +92,8 @@ DEFAULT_FRAME = FrameSpec(
 SENSITIVITY_FRAMES: tuple[FrameSpec, ...] = (
     FrameSpec("qwen1.5-6bench-uniform", "Qwen1.5", DEFAULT_BENCHMARKS, settings=UNIFORM_SETTINGS),
     FrameSpec("qwen1.5-with-reported", "Qwen1.5", KNOWLEDGE_BENCHMARKS),
+    # the paper's five benchmarks; BBH, MATH and MBPP mix harness and reported settings
+    FrameSpec("qwen1.5-paper5", "Qwen1.5", PAPER_BENCHMARKS),
     FrameSpec("pythia-uniform", "Pythia", KNOWLEDGE_BENCHMARKS, settings=UNIFORM_SETTINGS),
     FrameSpec("llama2-uniform", "Llama-2", KNOWLEDGE_BENCHMARKS, settings=UNIFORM_SETTINGS),
 )
