@@ -17,7 +17,7 @@ import datetime as _dt
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ from densing.catalog import Catalog
 from densing.errors import DensingInputError
 from densing.frames import ScoreFrameTargets, score_frame_payload
 from densing.scoreframe import (
-    PARAM_UNIT,
     ScoreFrame,
     ScoreFrameBootstrap,
     bootstrap_score_frame,
@@ -672,19 +671,18 @@ def builtin_frame(
     return ScoreFrameTargets(frame, boot, level=level, source=f"built-in {spec.name}")
 
 
-def with_spec(spec: FrameSpec, **changes: Any) -> FrameSpec:
-    return replace(spec, **changes)
-
-
 __all__ = [
     "DEFAULT_BENCHMARKS",
+    "DEFAULT_FORECASTS",
     "DEFAULT_FRAME",
-    "PARAM_UNIT",
+    "KNOWLEDGE_BENCHMARKS",
+    "PAPER_BENCHMARKS",
     "SENSITIVITY_FRAMES",
     "Analysis",
     "FrameRun",
     "FrameSpec",
     "analyze",
+    "builtin_frame",
     "forecast_table",
     "run_frame",
 ]

@@ -26,10 +26,10 @@ ExtraOpt = Annotated[
 ]
 
 
-def _spec(reference_family: str | None, benchmarks: str | None, uniform: bool):
+def _spec(reference_family: str | None, benchmarks: str | None, with_reported: bool):
     from densing.analysis import DEFAULT_FRAME, UNIFORM_SETTINGS, FrameSpec
 
-    if reference_family is None and benchmarks is None and not uniform:
+    if reference_family is None and benchmarks is None and not with_reported:
         return DEFAULT_FRAME
     fam = reference_family or DEFAULT_FRAME.reference_family
     benches = (
@@ -39,8 +39,10 @@ def _spec(reference_family: str | None, benchmarks: str | None, uniform: bool):
     )
     if not benches:
         raise DensingInputError("--benchmarks is empty")
-    name = f"{fam.lower()}-{len(benches)}bench" + ("-uniform" if uniform else "")
-    return FrameSpec(name, fam, benches, settings=UNIFORM_SETTINGS if uniform else None)
+    name = f"{fam.lower()}-{len(benches)}bench" + (
+        "-with-reported" if with_reported else "-uniform"
+    )
+    return FrameSpec(name, fam, benches, settings=None if with_reported else UNIFORM_SETTINGS)
 
 
 def _fmt(x: float, digits: int = 3) -> str:
@@ -167,8 +169,13 @@ def run_command(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("densing-report"),
     reference_family: RefOpt = None,
     benchmarks: BenchOpt = None,
-    uniform: Annotated[
-        bool, typer.Option("--uniform-only", help="Use only uniform-harness scores.")
+    with_reported: Annotated[
+        bool,
+        typer.Option(
+            "--with-reported",
+            help="Also use developers' reported scores where no uniform-harness score exists "
+            "(default: uniform-harness scores only).",
+        ),
     ] = False,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Frame bootstrap resamples.")] = 200,
     sensitivity_bootstrap: Annotated[
@@ -196,7 +203,7 @@ def run_command(
     check_bootstrap_options(level=level)
     t0 = time.perf_counter()
     cat = catalog_mod.load(extra or None)
-    spec = _spec(reference_family, benchmarks, uniform)
+    spec = _spec(reference_family, benchmarks, with_reported)
     quiet = as_json or not err_console.is_terminal
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
