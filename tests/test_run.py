@@ -208,3 +208,28 @@ def test_forecast_date_with_interval(capsys: pytest.CaptureFixture[str]) -> None
     assert out["status"] in ("ok", "extrapolated")
     assert out["needed_density"] > 1
     assert out["date_lo"] <= out["date"] <= out["date_hi"]
+
+
+def test_run_with_custom_frame(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "custom"
+    main(
+        [
+            "run",
+            "--benchmarks",
+            "mmlu,bbh,math,humaneval,mbpp",
+            "--with-reported",
+            "--bootstrap",
+            "10",
+            "--no-sensitivity",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
+    res = json.loads(capsys.readouterr().out)
+    assert res["frame"] == "qwen1.5-5bench-with-reported"
+    frame = json.loads((out / "frame.json").read_text())
+    assert frame["benchmarks"] == ["mmlu", "bbh", "math", "humaneval", "mbpp"]
+    assert math.isfinite(res["trend"]["doubling_time_days"])
+    dens = pd.read_csv(out / "densities.csv")
+    assert {f"density_{b}" for b in frame["benchmarks"]} <= set(dens.columns)

@@ -625,7 +625,9 @@ def analyze(
                 progress=stage(f"frame {s.name}", sensitivity_resamples),
             )
         )
-    fc = forecast_table(main, forecasts, level) if forecasts else pd.DataFrame()
+    # forecasts on benchmarks this frame has (the defaults name the default frame's)
+    usable = [f for f in forecasts if f[0] in spec.benchmarks]
+    fc = forecast_table(main, usable, level) if usable else pd.DataFrame()
     return Analysis(
         main=main,
         sensitivity_runs=tuple(runs),
