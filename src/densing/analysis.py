@@ -555,15 +555,15 @@ def analyze(
     sensitivity_resamples: int = 100,
     forecasts: Sequence[tuple[str, float, float]] = DEFAULT_FORECASTS,
     since: _dt.date | None = DEFAULT_SINCE,
-    warm_start: bool = True,
+    warm_start: bool = False,
     n_jobs: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Analysis:
     """Run the full analysis; ``progress(stage, done, total)`` reports advancement.
 
-    ``warm_start``: each frame resample is polished from the point estimate (fast; checked
-    against full multi-start refits in the tests). ``False`` refits every resample with the
-    full search (about 4x slower).
+    The main frame's resamples are refitted with the same full search as the point fit;
+    ``warm_start=True`` polishes each from the point estimate instead (about 3x faster; a test
+    checks the two agree). Sensitivity frames always use the warm start.
     """
     if n_resamples < 0 or sensitivity_resamples < 0:
         raise DensingInputError("the number of bootstrap resamples must be >= 0")
@@ -647,6 +647,7 @@ def builtin_frame(
     n_resamples: int = 200,
     seed: int = 0,
     level: float = 0.95,
+    warm_start: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ScoreFrameTargets:
     """A score-mode frame fitted on the built-in catalog, with its bootstrap replicates."""
@@ -665,7 +666,7 @@ def builtin_frame(
         boot = bootstrap_score_frame(
             models,
             wide,
-            BootstrapSpec(n_resamples=n_resamples, seed=seed, level=level, warm_start=True),
+            BootstrapSpec(n_resamples=n_resamples, seed=seed, level=level, warm_start=warm_start),
             reference_family=spec.reference_family,
             frame=frame,
             progress=progress,

@@ -219,6 +219,10 @@ def density_command(
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", help="Resamples of the built-in frame (no --frame).")
     ] = 200,
+    warm_start: Annotated[
+        bool,
+        typer.Option("--warm-start", help="Built-in frame: fast warm-started resamples."),
+    ] = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="Also write the result table (CSV).")
     ] = None,
@@ -231,7 +235,12 @@ def density_command(
         from densing.analysis import builtin_frame
 
         with progress_bar("bootstrap built-in frame", bootstrap, quiet=as_json) as advance:
-            fr = builtin_frame(n_resamples=bootstrap, level=level or 0.95, progress=advance)
+            fr = builtin_frame(
+                n_resamples=bootstrap,
+                level=level or 0.95,
+                warm_start=warm_start,
+                progress=advance,
+            )
     else:
         fr = load_frame(frame)
     res = fr.density(df, level=level)

@@ -181,9 +181,13 @@ def run_command(
     sensitivity_bootstrap: Annotated[
         int, typer.Option("--sensitivity-bootstrap", help="Resamples per sensitivity frame.")
     ] = 100,
-    cold: Annotated[
+    warm_start: Annotated[
         bool,
-        typer.Option("--cold", help="Refit every resample with the full search (slower)."),
+        typer.Option(
+            "--warm-start",
+            help="Fast bootstrap: polish each frame resample from the point estimate instead "
+            "of the full search.",
+        ),
     ] = False,
     no_sensitivity: Annotated[
         bool, typer.Option("--no-sensitivity", help="Skip the sensitivity frames.")
@@ -231,7 +235,7 @@ def run_command(
             level=level,
             sensitivity=() if no_sensitivity else SENSITIVITY_FRAMES,
             sensitivity_resamples=sensitivity_bootstrap,
-            warm_start=not cold,
+            warm_start=warm_start,
             progress=progress,
         )
         paths = analysis.write(out)
