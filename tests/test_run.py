@@ -233,3 +233,23 @@ def test_run_with_custom_frame(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert math.isfinite(res["trend"]["doubling_time_days"])
     dens = pd.read_csv(out / "densities.csv")
     assert {f"density_{b}" for b in frame["benchmarks"]} <= set(dens.columns)
+
+
+def test_frame_file_of_another_version_exit_2(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = json.loads((run_dir / "frame.json").read_text())
+    frame["format_version"] = 99
+    bad = tmp_path / "old-frame.json"
+    bad.write_text(json.dumps(frame))
+    targets = _targets(tmp_path, "model,params,mmlu,hellaswag\nx,1e9,0.5,0.6\n")
+    with pytest.raises(SystemExit) as e:
+        main(["density", str(targets), "--frame", str(bad)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "old-frame.json" in err and "version 99" in err
+    bad.write_text("{not json")
+    with pytest.raises(SystemExit) as e:
+        main(["density", str(targets), "--frame", str(bad)])
+    assert e.value.code == 2
+    assert "old-frame.json" in capsys.readouterr().err

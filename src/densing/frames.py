@@ -167,7 +167,10 @@ class ScoreFrameTargets:
 
 
 def _score_targets_from_dict(d: dict[str, Any], file: str) -> ScoreFrameTargets:
-    frame = ScoreFrame.from_json(json.dumps(d))
+    try:
+        frame = ScoreFrame.from_json(json.dumps(d))
+    except DensingInputError as exc:  # name the file: the frame was parsed from its text
+        raise DensingInputError(exc.reason, file=file) from exc
     b = d.get("bootstrap")
     if not b:
         return ScoreFrameTargets(frame, None, source=file)
