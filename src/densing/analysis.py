@@ -365,7 +365,7 @@ def _sigmoid_points(frame: ScoreFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 # ------------------------------------------------------------------------- running
 
 
-def run_frame(
+def fit_frame_spec(
     catalog: Catalog,
     spec: FrameSpec,
     *,
@@ -374,22 +374,17 @@ def run_frame(
     level: float,
     warm_start: bool = False,
     n_jobs: int | None = None,
-    since: _dt.date | None = DEFAULT_SINCE,
     progress: Callable[[int], None] | None = None,
-) -> FrameRun:
-    """Fit one frame on the catalog, bootstrap it, and fit the densing law.
-
-    The law is fitted on models with a finite density (status ok or extrapolated)
-    released on or after ``since`` (None: all dates).
-    """
+) -> tuple[pd.DataFrame, ScoreFrame, ScoreFrameBootstrap | None]:
+    """Fit the frame ``spec`` on the catalog and bootstrap it: (wide scores, frame, bootstrap)."""
     models, wide = frame_inputs(catalog, spec)
     frame = fit_score_frame(
         models,
         wide,
         reference_family=spec.reference_family,
         benchmarks=list(spec.benchmarks),
-        law=spec.law,
-        min_benchmarks=spec.min_benchmarks,  # type: ignore[arg-type]
+        law=spec.law,  # type: ignore[arg-type]
+        min_benchmarks=spec.min_benchmarks,
     )
     boot = None
     if n_resamples > 0:
@@ -407,6 +402,37 @@ def run_frame(
             frame=frame,
             progress=progress,
         )
+    return wide, frame, boot
+
+
+def run_frame(
+    catalog: Catalog,
+    spec: FrameSpec,
+    *,
+    n_resamples: int,
+    seed: int,
+    level: float,
+    warm_start: bool = False,
+    n_jobs: int | None = None,
+    since: _dt.date | None = DEFAULT_SINCE,
+    progress: Callable[[int], None] | None = None,
+) -> FrameRun:
+    """Fit one frame on the catalog, bootstrap it, and fit the densing law.
+
+    The law is fitted on models with a finite density (status ok or extrapolated)
+    released on or after ``since`` (None: all dates).
+    """
+    wide, frame, boot = fit_frame_spec(
+        catalog,
+        spec,
+        n_resamples=n_resamples,
+        seed=seed,
+        level=level,
+        warm_start=warm_start,
+        n_jobs=n_jobs,
+        progress=progress,
+    )
+    if boot is not None:
         dens = boot.intervals()
     else:
         dens = frame.densities()
@@ -653,24 +679,15 @@ def builtin_frame(
     """A score-mode frame fitted on the built-in catalog, with its bootstrap replicates."""
     from densing.catalog import load
 
-    models, wide = frame_inputs(load(), spec)
-    frame = fit_score_frame(
-        models,
-        wide,
-        reference_family=spec.reference_family,
-        benchmarks=list(spec.benchmarks),
-        law=spec.law,  # type: ignore[arg-type]
+    _, frame, boot = fit_frame_spec(
+        load(),
+        spec,
+        n_resamples=n_resamples,
+        seed=seed,
+        level=level,
+        warm_start=warm_start,
+        progress=progress,
     )
-    boot = None
-    if n_resamples:
-        boot = bootstrap_score_frame(
-            models,
-            wide,
-            BootstrapSpec(n_resamples=n_resamples, seed=seed, level=level, warm_start=warm_start),
-            reference_family=spec.reference_family,
-            frame=frame,
-            progress=progress,
-        )
     return ScoreFrameTargets(frame, boot, level=level, source=f"built-in {spec.name}")
 
 
@@ -686,6 +703,7 @@ __all__ = [
     "FrameSpec",
     "analyze",
     "builtin_frame",
+    "fit_frame_spec",
     "forecast_table",
     "run_frame",
 ]

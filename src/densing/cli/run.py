@@ -146,14 +146,14 @@ def _sensitivity_table(analysis) -> Table:
     return t
 
 
-def _forecast_table(analysis) -> Table:
+def _forecast_table(forecasts) -> Table:
     t = Table(
         title="When should a model of N parameters reach a score? (on the fitted law)",
         title_justify="left",
     )
     for c in ("benchmark", "score", "N", "needed ρ", "date", "interval"):
         t.add_column(c)
-    for r in analysis.forecasts.itertuples(index=False):
+    for r in forecasts.itertuples(index=False):
         t.add_row(
             r.benchmark,
             f"{r.score:.2f}",
@@ -262,7 +262,7 @@ def run_command(
     if analysis.sensitivity_runs:
         console.print(_sensitivity_table(analysis))
     if not analysis.forecasts.empty:
-        console.print(_forecast_table(analysis))
+        console.print(_forecast_table(analysis.forecasts))
     st = analysis.main.densities["status"].value_counts().to_dict()
     console.print("status of the catalog's models: " + ", ".join(f"{k} {v}" for k, v in st.items()))
     console.print(f"wrote {', '.join(str(p) for p in paths.values())} in {elapsed:.0f} s")
@@ -314,18 +314,7 @@ def forecast_command(
     if as_json:
         print_json({"frame": spec.name, **fc.iloc[0].to_dict()})
         return
-    from densing.analysis import Analysis
-
-    a = Analysis(
-        main=run,
-        sensitivity_runs=(),
-        level=level,
-        seed=seed,
-        n_resamples=bootstrap,
-        catalog_summary="",
-        forecasts=fc,
-    )
-    console.print(_forecast_table(a))
+    console.print(_forecast_table(fc))
 
 
 def register(app: typer.Typer) -> None:
