@@ -67,6 +67,35 @@ BENCHMARKS: tuple[str, ...] = (
     "math_hard",
     "musr",
     "ifeval",
+    # added for 2025-26 base-model reports (scores as fractions; pass@1 for code)
+    "mmlu_redux",
+    "supergpqa",
+    "agieval",
+    "arc_easy",
+    "piqa",
+    "siqa",
+    "openbookqa",
+    "boolq",
+    "commonsenseqa",
+    "triviaqa",
+    "naturalquestions",
+    "drop",
+    "squad",
+    "race",
+    "lambada",
+    "mgsm",
+    "mmmlu",
+    "include",
+    "cmmlu",
+    "ceval",
+    "humaneval_plus",
+    "mbpp_plus",
+    "evalplus",
+    "multipl_e",
+    "livecodebench",
+    "crux_o",
+    "aime24",
+    "aime25",
 )
 #: Benchmarks that exist under the Open LLM Leaderboard v1 / v2 settings.
 OPENLLM_V1_BENCHMARKS = frozenset(
@@ -78,7 +107,18 @@ EARLIEST_DATE = _dt.date(2018, 1, 1)
 MIN_PARAMS, MAX_PARAMS = 1e6, 1e13
 MIN_TOKENS, MAX_TOKENS = 1e8, 1e15
 
-_SETTING_RE = re.compile(r"^[a-z0-9][a-z0-9.+_-]*$")
+#: Evaluation settings a score may carry (the stitched frame treats each (benchmark, setting)
+#: as its own item). ``reported`` scores also need ``shots`` (and ``cot`` when chain-of-thought).
+SETTINGS: dict[str, str] = {
+    "openllm-v1": "Open LLM Leaderboard v1 (lm-eval-harness, uniform shots per benchmark)",
+    "openllm-v2": "Open LLM Leaderboard v2 harness, raw accuracies (as in the ObsScaling v2 data)",
+    "openllm-v2-norm": (
+        "Open LLM Leaderboard v2 normalised scores as the leaderboard and model cards show them "
+        "(0 = random baseline, 1 = perfect; the card's value / 100)"
+    ),
+    "obscaling": "ObsScaling re-runs of the v1 harness / EvalPlus HumanEval (uniform)",
+    "reported": "the model developer's own report, or a technical report's comparison table",
+}
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+-]*$")
 # tokens of a model id's name that mark a tuned (non-base) checkpoint
@@ -140,6 +180,7 @@ class ScoreEntry(BaseModel):
     benchmark: str
     score: float
     shots: int | None = None
+    cot: bool = False
     setting: str
     source: str
 
@@ -184,10 +225,10 @@ class ScoreEntry(BaseModel):
     @field_validator("setting")
     @classmethod
     def _setting(cls, v: str) -> str:
-        if not _SETTING_RE.match(v):
+        if v not in SETTINGS:
             raise ValueError(
-                f"setting '{v}' is not a setting name; expected lowercase like 'openllm-v1', "
-                "'openllm-v2', 'obscaling', 'reported'"
+                f"unknown setting '{v}'{_suggest(v, SETTINGS)}; expected one of "
+                + ", ".join(SETTINGS)
             )
         return v
 
@@ -213,6 +254,7 @@ class ModelEntry(BaseModel):
     date_source: str
     arch: Literal["dense", "moe"]
     notes: str = ""
+    derived_from: str | None = None
     scores: list[ScoreEntry] = []
 
     @field_validator("id")
@@ -584,14 +626,15 @@ def _validate_model(
         "tokens_source": resolve(entry.tokens_source, "tokens_source"),
         "date_source": resolve(entry.date_source, "date_source"),
     }
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str, int | None, bool, str], int] = {}
     new_scores = []
     for i, s in enumerate(entry.scores):
         src = resolve(s.source, f"scores[{i}].source")
-        key = (s.benchmark, s.setting)
+        key = (s.benchmark, s.setting, s.shots, s.cot, s.source)
         if key in seen:
             problems.add(
-                f"{label}: benchmark '{s.benchmark}' with setting '{s.setting}' appears twice "
+                f"{label}: benchmark '{s.benchmark}' with setting '{s.setting}', shots "
+                f"{s.shots}, cot {s.cot} and source '{s.source}' appears twice "
                 f"(scores[{seen[key]}] and scores[{i}]); keep one",
                 file=file,
                 row=row,
@@ -606,7 +649,7 @@ def _validate_model(
                 row=row,
                 column=col(f"scores[{i}].setting"),
             )
-        if s.setting == "openllm-v2" and s.benchmark not in OPENLLM_V2_BENCHMARKS:
+        if s.setting.startswith("openllm-v2") and s.benchmark not in OPENLLM_V2_BENCHMARKS:
             problems.add(
                 f"{label}: benchmark '{s.benchmark}' is not part of the openllm-v2 setting "
                 f"({', '.join(sorted(OPENLLM_V2_BENCHMARKS))})",
@@ -1185,9 +1228,10 @@ _MODEL_COLUMNS = (
     "params_source",
     "tokens_source",
     "date_source",
+    "derived_from",
     "origin",
 )
-_SCORE_COLUMNS = ("id", "benchmark", "score", "shots", "setting", "source")
+_SCORE_COLUMNS = ("id", "benchmark", "score", "shots", "cot", "setting", "source")
 
 
 def _origin(p: _Parsed) -> str:
@@ -1217,6 +1261,7 @@ def _build(c: _Collected) -> Catalog:
                 "params_source": e.params_source,
                 "tokens_source": e.tokens_source,
                 "date_source": e.date_source,
+                "derived_from": e.derived_from,
                 "origin": _origin(p),
             }
         )
@@ -1227,6 +1272,7 @@ def _build(c: _Collected) -> Catalog:
                     "benchmark": s.benchmark,
                     "score": float(s.score),
                     "shots": s.shots,
+                    "cot": bool(s.cot),
                     "setting": s.setting,
                     "source": s.source,
                 }
