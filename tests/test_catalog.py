@@ -474,7 +474,7 @@ def test_wide_prefers_uniform_harness_and_records_setting(tmp_path: Path) -> Non
 
 
 def test_setting_rank_order() -> None:
-    order = ["openllm-v1", "openllm-v2", "obscaling", "lm-eval-0.4", "reported"]
+    order = ["openllm-v1", "openllm-v2", "obscaling", "own-lm-eval-0.4", "reported"]
     assert sorted(order, key=setting_rank) == order
 
 
@@ -495,7 +495,7 @@ def test_user_csv_merges_and_overrides(tmp_path: Path, shipped: Catalog) -> None
     p = _user_csv(
         tmp_path,
         USER_HEADER
-        + "my-org/tiny-1b,Tiny,1.1e9,3e12,2025-02-01,our tech report 2025,0.31,lm-eval-0.4,0.05,https://example.org/x\n"
+        + "my-org/tiny-1b,Tiny,1.1e9,3e12,2025-02-01,our tech report 2025,0.31,own-lm-eval-0.4,0.05,https://example.org/x\n"
         + f"{existing},Override,7e9,,2024-01-01,our re-evaluation 2025,0.5,,,\n",
     )
     cat = load(p)
@@ -511,7 +511,7 @@ def test_user_csv_merges_and_overrides(tmp_path: Path, shipped: Catalog) -> None
     gsm = next(s for s in prov["scores"] if s["benchmark"] == "gsm8k")
     assert gsm["source"]["url"] == "https://example.org/x"
     mmlu = next(s for s in prov["scores"] if s["benchmark"] == "mmlu")
-    assert mmlu["setting"] == "lm-eval-0.4"
+    assert mmlu["setting"] == "own-lm-eval-0.4"
     assert cat.models.set_index("id").loc["my-org/tiny-1b", "active_params"] == 1.1e9
 
 

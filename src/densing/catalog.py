@@ -107,6 +107,7 @@ EARLIEST_DATE = _dt.date(2018, 1, 1)
 MIN_PARAMS, MAX_PARAMS = 1e6, 1e13
 MIN_TOKENS, MAX_TOKENS = 1e8, 1e15
 
+_OWN_SETTING_RE = re.compile(r"^own-[a-z0-9][a-z0-9.+_-]*$")
 #: Evaluation settings a score may carry (the stitched frame treats each (benchmark, setting)
 #: as its own item). ``reported`` scores also need ``shots`` (and ``cot`` when chain-of-thought).
 SETTINGS: dict[str, str] = {
@@ -225,10 +226,11 @@ class ScoreEntry(BaseModel):
     @field_validator("setting")
     @classmethod
     def _setting(cls, v: str) -> str:
-        if v not in SETTINGS:
+        if v not in SETTINGS and not _OWN_SETTING_RE.match(v):
             raise ValueError(
                 f"unknown setting '{v}'{_suggest(v, SETTINGS)}; expected one of "
                 + ", ".join(SETTINGS)
+                + ", or 'own-<name>' for your own harness runs (e.g. own-lm-eval-0.4)"
             )
         return v
 
@@ -727,6 +729,7 @@ _TABLE_FIELDS = (
     "params_source",
     "tokens_source",
     "date_source",
+    "derived_from",
     "setting",
 )
 _TABLE_REQUIRED = ("id", "family", "params", "release_date")
