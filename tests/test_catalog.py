@@ -196,7 +196,7 @@ def test_coverage_bars_of_issue_3(shipped: Catalog) -> None:
         assert per[b] >= 1
     assert cov["values_without_source"] == 0
     years = shipped.models["release_date"].dt.year
-    assert years.min() >= 2019 and years.max() <= 2025
+    assert years.min() >= 2019 and years.max() <= 2026
 
 
 # ------------------------------------------------------------------ planted errors

@@ -850,6 +850,8 @@ def _table_rows(
             "notes": r.get("notes") or "",
             "scores": [],
         }
+        if r.get("derived_from") is not None:
+            model["derived_from"] = str(r["derived_from"])
         if r.get("tokens") is None:
             cols["tokens_source"] = "tokens_source"
         if model["active_params"] is None:
@@ -1284,8 +1286,9 @@ def _build(c: _Collected) -> Catalog:
     models["release_date"] = pd.to_datetime(models["release_date"])
     for col in ("params", "active_params", "tokens"):
         models[col] = models[col].astype(float)
-    models["tokens_source"] = models["tokens_source"].astype(object)
-    models.loc[models["tokens_source"].isna(), "tokens_source"] = None
+    for col in ("tokens_source", "derived_from"):
+        models[col] = models[col].astype(object)
+        models.loc[models[col].isna(), col] = None
     scores = pd.DataFrame(srows, columns=list(_SCORE_COLUMNS))
     scores["score"] = scores["score"].astype(float)
     scores["shots"] = scores["shots"].astype("Int64")
