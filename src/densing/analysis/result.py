@@ -34,6 +34,7 @@ class Analysis:
     breakpoint_trend: TrendResult | None = None
     breakpoint_note: str = ""
     forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def sensitivity(self) -> pd.DataFrame:
@@ -68,6 +69,21 @@ class Analysis:
         # replicate densities that were not finite (model above the frame's range in that
         # replicate) and were replaced by the model's point estimate in the law's bootstrap
         d["replicate_cells_replaced"] = self.main.n_replaced_cells
+        d["estimator"] = self.main.estimator
+        d["n_extrapolated_on_envelope"] = self.main.n_extrapolated_on_envelope
+        d["caveats"] = self.main.caveats
+        d["window"] = [
+            min(self.main._window_dates(), default=None),
+            max(self.main._window_dates(), default=None),
+        ]
+        d["estimators"] = {
+            name: {
+                "A_per_day": f.A_per_day,
+                "doubling_time_months": f.doubling_time_months,
+                "intervals": {k: list(v) for k, v in f.intervals.items()},
+            }
+            for name, f in self.main.frontiers.items()
+        }
         if self.breakpoint_trend is not None:
             d["segments"] = self.breakpoint_trend.to_dict().get("segments")
             d["breakpoint"] = CHATGPT_RELEASE.isoformat()

@@ -20,6 +20,9 @@ from densing.scoreframe._layout import LOGK_BOUNDS, ParamLayout
 from densing.sigmoid import sigmoid_value
 
 ALPHA_START = 0.3
+#: Inner LSMR iterations per trust-region step (the default, min(m, n), costs ~2x the time for
+#: the same optimum to < 1% in the densities' bootstrap bounds on the catalog's stitched frame).
+LSMR_MAXITER = 40
 ALPHA_GRID_UP = (0.45, 0.7, 1.1, 1.7)
 ALPHA_GRID_DOWN = (0.2, 0.12, 0.07, 0.035)
 
@@ -169,6 +172,7 @@ def joint(
         max_nfev=max_nfev,
         ftol=ftol,
         method="trf",
+        tr_options={"maxiter": LSMR_MAXITER},
     )
     p = r.x
     theta = np.empty(prob.Y.shape[0])

@@ -51,6 +51,7 @@ class ScoreFrame(JsonResult):
     alpha_fixed: bool = False
     replicates: ScoreReplicates | None = None
     level: float = 0.95
+    item_info: pd.DataFrame | None = None  # stitched frames: one row per item (items.py)
 
     # ---- Frame protocol ---------------------------------------------------------------------
     @property
@@ -363,7 +364,7 @@ class ScoreFrame(JsonResult):
         lo, hi = self.reference_theta_range
         return to_jsonable(
             {
-                "kind": KIND,
+                "kind": self.kind,
                 "mode": "score",
                 "format_version": FORMAT_VERSION,
                 "reference_family": self.reference_family,
@@ -394,7 +395,7 @@ class ScoreFrame(JsonResult):
     def from_dict(cls, d: dict[str, Any], *, file: str | None = None) -> ScoreFrame:
         from densing.scoreframe._persist import frame_from_dict
 
-        return frame_from_dict(d, file=file)
+        return frame_from_dict(d, file=file, cls=cls)
 
 
 __all__ = ["FORMAT_VERSION", "KIND", "PARAM_UNIT", "ReplicateFit", "ScoreFrame"]
