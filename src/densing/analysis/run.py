@@ -138,6 +138,33 @@ def _settings_label(spec: FrameSpec) -> str:
     return "uniform harness" if spec.settings else "preferred"
 
 
+def fit_spec_tables(
+    models: pd.DataFrame,
+    scores: pd.DataFrame,
+    spec: FrameSpec,
+    *,
+    bootstrap: BootstrapSpec | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ScoreFrame:
+    """Fit the frame ``spec`` on (models, scores) tables (long scores for a stitched frame)."""
+    common: dict[str, Any] = {
+        "reference_family": spec.reference_family,
+        "law": spec.law,
+        "alpha": spec.alpha,
+        "bootstrap": bootstrap,
+        "progress": progress,
+    }
+    if spec.model == "stitched":
+        return fit_stitched_frame(
+            models, scores, min_item_models=spec.min_item_models, settings=spec.settings,
+            benchmarks=spec.benchmarks, min_items=spec.min_benchmarks, **common,
+        )  # fmt: skip
+    return fit_score_frame(
+        models, scores, benchmarks=list(spec.benchmarks or ()) or None,
+        min_benchmarks=spec.min_benchmarks, **common,
+    )  # fmt: skip
+
+
 def fit_frame_spec(
     catalog: Catalog,
     spec: FrameSpec,
@@ -156,24 +183,7 @@ def fit_frame_spec(
         boot = BootstrapSpec(
             n_resamples=n_resamples, seed=seed, level=level, warm_start=warm_start, n_jobs=n_jobs
         )
-    common: dict[str, Any] = {
-        "reference_family": spec.reference_family,
-        "law": spec.law,
-        "alpha": spec.alpha,
-        "bootstrap": boot,
-        "progress": progress,
-    }
-    if spec.model == "stitched":
-        frame: ScoreFrame = fit_stitched_frame(
-            models, scores, min_item_models=spec.min_item_models, settings=spec.settings,
-            benchmarks=spec.benchmarks, min_items=spec.min_benchmarks, **common,
-        )  # fmt: skip
-    else:
-        frame = fit_score_frame(
-            models, scores, benchmarks=list(spec.benchmarks or ()) or None,
-            min_benchmarks=spec.min_benchmarks, **common,
-        )  # fmt: skip
-    return scores, frame
+    return scores, fit_spec_tables(models, scores, spec, bootstrap=boot, progress=progress)
 
 
 def _densities(
