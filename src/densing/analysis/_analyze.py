@@ -79,6 +79,7 @@ def analyze(
     n_jobs: int | None = None,
     estimator: str = DEFAULT_ESTIMATOR,
     include_uninformative: bool = False,
+    density_basis: str = "active",
     progress: Progress | None = None,
 ) -> Analysis:
     """Run the full analysis; ``progress(stage, done, total)`` reports advancement.
@@ -93,7 +94,11 @@ def analyze(
         raise DensingInputError(f"level {level} must be in (0, 1)")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    law_opts = {"estimator": estimator, "include_uninformative": include_uninformative}
+    law_opts = {
+        "estimator": estimator,
+        "include_uninformative": include_uninformative,
+        "density_basis": density_basis,
+    }
     main = run_frame(
         catalog, spec, n_resamples=n_resamples, seed=seed, level=level, n_jobs=n_jobs,
         since=since, warm_start=warm_start,

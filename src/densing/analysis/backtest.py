@@ -91,7 +91,7 @@ class CutoffFit:
 
 def fit_cutoff(
     catalog: Catalog, spec: FrameSpec, cutoff: _dt.date, *, boot: BootstrapSpec, level: float,
-    fallbacks: Sequence[str] = FALLBACK_REFERENCES,
+    fallbacks: Sequence[str] = FALLBACK_REFERENCES, basis: str = "active",
 ) -> CutoffFit | None:  # fmt: skip
     """Frame and frontier fitted on models released before ``cutoff`` (None: no reference)."""
     models = catalog.models
@@ -105,7 +105,7 @@ def fit_cutoff(
     dates = models.set_index("id")["release_date"]
     dens = mark_uninformative(frame.densities(), frame)
     dens.insert(2, "release_date", pd.to_datetime(dens["model"].map(dates)).to_numpy())
-    sub, rep, *_ = _law_inputs(dens, frame, DEFAULT_SINCE, False)
+    sub, rep, *_ = _law_inputs(dens, frame, DEFAULT_SINCE, False, basis)
     if len(sub) < 3:
         return None
     fits = _frontiers(sub, rep, boot.seed or 0, level)
@@ -116,16 +116,16 @@ def fit_cutoff(
     fut = pd.DataFrame(columns=["model", "release_date", "ln_rho"])
     if len(tg):
         placed = mark_uninformative(frame.density(tg), frame)
-        ok = placed["status"].isin(["ok", "extrapolated"]) & (placed["density_active"] > 0)
-        placed = placed[ok.to_numpy() & np.isfinite(placed["density_active"].to_numpy(float))]
+        rho = placed[f"density_{basis}"].to_numpy(float)
+        ok = placed["status"].isin(["ok", "extrapolated"]).to_numpy() & np.isfinite(rho) & (rho > 0)
         fut = pd.DataFrame(
             {
-                "model": placed["model"],
-                "release_date": pd.to_datetime(placed["model"].map(dates)),
-                "ln_rho": np.log(placed["density_active"].to_numpy(float)),
+                "model": placed["model"][ok],
+                "release_date": pd.to_datetime(placed["model"][ok].map(dates)),
+                "ln_rho": np.log(rho[ok]),
             }
         )
-    anchor = float(np.log(sub["density_active"].to_numpy(float)).max())
+    anchor = float(np.log(sub["density_law"].to_numpy(float)).max())
     return CutoffFit(cutoff, ref, anchor, slopes, fut)
 
 
@@ -171,6 +171,7 @@ class BacktestResult(JsonResult):
     level: float
     n_resamples: int
     skipped: tuple[str, ...] = field(default_factory=tuple)
+    density_basis: str = "active"
 
     def scores(self) -> pd.DataFrame:
         """Per estimator and horizon: forecasts, mean absolute error of ln ρ_max, mean error
@@ -214,6 +215,7 @@ class BacktestResult(JsonResult):
                 "frame": self.frame,
                 "level": self.level,
                 "n_resamples": self.n_resamples,
+                "density_basis": self.density_basis,
                 "skipped": list(self.skipped),
                 "scores": self.scores().to_dict(orient="records"),
                 "forecasts": self.forecasts.to_dict(orient="records"),
@@ -247,6 +249,7 @@ def run_backtest(
     seed: int = 0,
     level: float = 0.95,
     n_jobs: int | None = None,
+    density_basis: str = "active",
     progress: Callable[[str], None] | None = None,
 ) -> BacktestResult:
     """Rolling-origin backtest of every frontier estimator (see the module docstring).
@@ -270,14 +273,16 @@ def run_backtest(
     for c in cutoffs:
         if progress is not None:
             progress(f"cutoff {c.isoformat()}")
-        cf = fit_cutoff(catalog, spec, c, boot=boot, level=level)
+        cf = fit_cutoff(catalog, spec, c, boot=boot, level=level, basis=density_basis)
         if cf is None:
             skipped.append(
                 f"{c.isoformat()}: no reference family with 3 sizes, or < 3 informative models"
             )
             continue
         rows += _forecast_rows(cf, horizons, last)
-    return BacktestResult(pd.DataFrame(rows), spec.name, level, frame_resamples, tuple(skipped))
+    return BacktestResult(
+        pd.DataFrame(rows), spec.name, level, frame_resamples, tuple(skipped), density_basis
+    )
 
 
 __all__ = [

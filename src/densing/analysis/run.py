@@ -88,6 +88,7 @@ class FrameRun:
     estimator: str = DEFAULT_ESTIMATOR
     frontiers: dict[str, TrendResult] = field(default_factory=dict)
     n_extrapolated_on_envelope: int = 0
+    density_basis: str = "active"
 
     @property
     def caveats(self) -> list[str]:
@@ -117,6 +118,7 @@ class FrameRun:
             "settings": _settings_label(self.spec),
             "alpha": self.frame.alpha,
             "estimator": self.estimator,
+            "density_basis": self.density_basis,
             "n_models": len(self.trend_models),
             "n_envelope": len(t.fit.envelope),
             "A_per_day": t.A_per_day,
@@ -207,10 +209,16 @@ def _densities(
     return dens.join(per, on="model")
 
 
-def _law_inputs(dens: pd.DataFrame, frame: ScoreFrame, since, include_uninformative: bool):
+def _law_inputs(
+    dens: pd.DataFrame, frame: ScoreFrame, since, include_uninformative: bool, basis: str = "active"
+):
     """Rows of the law (finite density, in the window, informative unless asked) and the
-    frame's replicate densities for them (non-finite cells replaced by the point estimate)."""
-    rho = dens["density_active"].to_numpy(float)
+    frame's replicate densities for them (non-finite cells replaced by the point estimate).
+
+    ``basis``: densities against ``active`` (activated) or ``total`` parameters; the returned
+    rows carry the chosen one in ``density_law``."""
+    col = f"density_{basis}"
+    rho = dens[col].to_numpy(float)
     ok_status = {str(s) for s in FINITE_STATUSES}
     if include_uninformative:
         ok_status.add(str(Status.UNINFORMATIVE))
@@ -218,16 +226,16 @@ def _law_inputs(dens: pd.DataFrame, frame: ScoreFrame, since, include_uninformat
     use = dens["status"].isin(ok_status).to_numpy() & finite
     if since is not None:
         use &= (pd.to_datetime(dens["release_date"]) >= pd.Timestamp(since)).to_numpy()
-    sub = dens[use]
+    sub = dens[use].assign(density_law=rho[use])
     rep, n_replaced = None, 0
     if frame.replicates is not None:
         pos = {m: k for k, m in enumerate(frame.models["id"])}
         idx = [pos[m] for m in sub["model"]]
-        act = frame.models["active_params"].to_numpy(float)[idx]
-        rep = frame.replicates.effective_params[:, idx] / act[None, :]
+        size = frame.models["active_params" if basis == "active" else "params"].to_numpy(float)[idx]
+        rep = frame.replicates.effective_params[:, idx] / size[None, :]
         bad = ~(np.isfinite(rep) & (rep > 0))
         n_replaced = int(bad.sum())
-        rep = np.where(bad, sub["density_active"].to_numpy(float)[None, :], rep)
+        rep = np.where(bad, sub["density_law"].to_numpy(float)[None, :], rep)
     return (
         sub,
         rep,
@@ -242,7 +250,7 @@ def _frontiers(sub: pd.DataFrame, rep, seed: int, level: float) -> dict[str, Tre
     args = (
         sub["model"].tolist(),
         [d.date() for d in pd.to_datetime(sub["release_date"])],
-        sub["density_active"].to_numpy(float),
+        sub["density_law"].to_numpy(float),
         BootstrapSpec(n_resamples=nb, seed=seed, level=level),
     )
     return {name: fit_frontier(name, *args, rho_replicates=rep) for name in FRONTIER_ESTIMATORS}
@@ -260,6 +268,7 @@ def run_frame(
     since: _dt.date | None = DEFAULT_SINCE,
     estimator: str = DEFAULT_ESTIMATOR,
     include_uninformative: bool = False,
+    density_basis: str = "active",
     progress: Callable[[int], None] | None = None,
 ) -> FrameRun:
     """Fit one frame on the catalog, bootstrap it, and fit the densing law.
@@ -268,6 +277,8 @@ def run_frame(
     ``uninformative`` with ``include_uninformative``) released on or after ``since`` (None: all
     dates), with every frontier estimator; ``estimator`` names the one reported as the law.
     """
+    if density_basis not in ("active", "total"):
+        raise DensingInputError(f"density basis '{density_basis}' must be active or total")
     if estimator not in FRONTIER_ESTIMATORS:
         raise DensingInputError(
             f"unknown frontier estimator '{estimator}'; known: {', '.join(FRONTIER_ESTIMATORS)}"
@@ -277,7 +288,9 @@ def run_frame(
         warm_start=warm_start, n_jobs=n_jobs, progress=progress,
     )  # fmt: skip
     dens = _densities(catalog, spec, scores, frame)
-    sub, rep, use, finite, n_replaced = _law_inputs(dens, frame, since, include_uninformative)
+    sub, rep, use, finite, n_replaced = _law_inputs(
+        dens, frame, since, include_uninformative, density_basis
+    )
     frontiers = _frontiers(sub, rep, seed, level)
     env = set(frontiers["envelope-ols"].fit.envelope)
     dens["on_envelope"] = dens["model"].isin(env)
@@ -288,10 +301,10 @@ def run_frame(
         c for c in dens.columns if c.startswith("density_") and c not in DENSITY_TABLE_COLUMNS
     ]
     dens = dens[[*DENSITY_TABLE_COLUMNS, *extra_cols]]
-    dens = dens.sort_values("density_active", ascending=False, na_position="last")
+    dens = dens.sort_values(f"density_{density_basis}", ascending=False, na_position="last")
     return FrameRun(
         spec, frame, dens.reset_index(drop=True), frontiers[estimator], tuple(sub["model"]),
-        n_replaced, since, estimator, frontiers, n_extra,
+        n_replaced, since, estimator, frontiers, n_extra, density_basis,
     )  # fmt: skip
 
 
