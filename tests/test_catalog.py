@@ -15,15 +15,10 @@ import yaml
 
 from densing import catalog
 from densing.catalog import BENCHMARKS, Catalog, load, setting_rank, validate
+from densing.catalog.cache import cache_dir
 from densing.errors import DensingInputError
 
 TODAY = dt.date(2026, 11, 25)
-
-
-@pytest.fixture(autouse=True)
-def _private_parse_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
-    """Keep the catalog parse cache out of the user's home during tests."""
-    monkeypatch.setenv("DENSING_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
 @pytest.fixture(scope="module")
@@ -657,7 +652,7 @@ def test_parse_cache_is_keyed_by_content(tmp_path: Path, monkeypatch) -> None:
         c.write_text("{not json")
     assert load(data_dir=d, today=TODAY, cache=True).ids == first.ids
     monkeypatch.setenv("DENSING_CACHE_DIR", "off")
-    assert catalog._cache_dir() is None
+    assert cache_dir() is None
 
 
 def test_cached_and_uncached_shipped_catalog_agree() -> None:

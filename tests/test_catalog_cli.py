@@ -17,12 +17,6 @@ from densing.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _private_parse_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
-    """Keep the catalog parse cache out of the user's home during tests."""
-    monkeypatch.setenv("DENSING_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-
-
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = 0
     try:
