@@ -54,17 +54,22 @@ def family_key(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
 
 
+def rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a table as dicts (column -> value)."""
+    return [{str(k): v for k, v in r.items()} for r in df.to_dict(orient="records")]
+
+
 def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
 
 
-def _score_record(s: Any, source: Any) -> dict[str, Any]:
+def _score_record(s: dict[str, Any], source: Any) -> dict[str, Any]:
     return {
-        "benchmark": s.benchmark,
-        "score": float(s.score),
-        "shots": None if pd.isna(s.shots) else int(s.shots),
-        "cot": bool(s.cot),
-        "setting": s.setting,
+        "benchmark": s["benchmark"],
+        "score": float(s["score"]),
+        "shots": None if _missing(s["shots"]) else int(s["shots"]),
+        "cot": bool(s["cot"]),
+        "setting": s["setting"],
         "source": source,
     }
 
@@ -96,8 +101,8 @@ class Catalog:
 
     def _citations(self) -> dict[str, dict[str, Any]]:
         return {
-            r.key: {"citation": r.citation, "url": None if _missing(r.url) else r.url}
-            for r in self.sources.itertuples(index=False)
+            r["key"]: {"citation": r["citation"], "url": None if _missing(r["url"]) else r["url"]}
+            for r in rows(self.sources)
         }
 
     def _source(self, key: str | None) -> dict[str, Any]:
@@ -108,10 +113,10 @@ class Catalog:
             raise KeyError(f"source key '{key}' missing from the catalog's sources")
         return {"key": key, **cited}
 
-    def _model_row(self, model_id: str) -> pd.Series:
+    def _model_row(self, model_id: str) -> dict[str, Any]:
         hit = self.models[self.models["id"] == model_id]
         if not hit.empty:
-            return hit.iloc[0]
+            return rows(hit)[0]
         lower = {i.lower(): i for i in self.ids}
         if model_id.lower() in lower:
             return self._model_row(lower[model_id.lower()])
@@ -139,35 +144,35 @@ class Catalog:
                 "value": m["release_date"].date().isoformat(),
                 "source": self._source(m["date_source"]),
             },
-            "scores": [_score_record(s, self._source(s.source)) for s in sc.itertuples()],
+            "scores": [_score_record(s, self._source(s["source"])) for s in rows(sc)],
         }
 
     def records(self) -> list[dict[str, Any]]:
         """One JSON-ready object per model: fields, scores and the sources they cite."""
         src = self._citations()
         by_id: dict[str, list[dict[str, Any]]] = {i: [] for i in self.ids}
-        for s in self.scores.itertuples(index=False):
-            by_id[s.id].append(_score_record(s, s.source))
+        for s in rows(self.scores):
+            by_id[s["id"]].append(_score_record(s, s["source"]))
         out = []
-        for m in self.models.itertuples(index=False):
-            keys = [m.params_source, m.tokens_source, m.date_source]
-            keys += [s["source"] for s in by_id[m.id]]
+        for m in rows(self.models):
+            keys = [m["params_source"], m["tokens_source"], m["date_source"]]
+            keys += [s["source"] for s in by_id[m["id"]]]
             used = [k for k in dict.fromkeys(keys) if k is not None]
             out.append(
                 {
-                    "id": m.id,
-                    "family": m.family,
-                    "params": float(m.params),
-                    "active_params": float(m.active_params),
-                    "params_source": m.params_source,
-                    "tokens": None if math.isnan(m.tokens) else float(m.tokens),
-                    "tokens_source": m.tokens_source,
-                    "release_date": m.release_date.date().isoformat(),
-                    "date_source": m.date_source,
-                    "arch": m.arch,
-                    "notes": m.notes,
-                    "derived_from": m.derived_from,
-                    "scores": by_id[m.id],
+                    "id": m["id"],
+                    "family": m["family"],
+                    "params": float(m["params"]),
+                    "active_params": float(m["active_params"]),
+                    "params_source": m["params_source"],
+                    "tokens": None if math.isnan(m["tokens"]) else float(m["tokens"]),
+                    "tokens_source": m["tokens_source"],
+                    "release_date": m["release_date"].date().isoformat(),
+                    "date_source": m["date_source"],
+                    "arch": m["arch"],
+                    "notes": m["notes"],
+                    "derived_from": m["derived_from"],
+                    "scores": by_id[m["id"]],
                     "sources": {k: src[k] for k in used},
                 }
             )
@@ -201,9 +206,9 @@ class Catalog:
         table.columns.name = None
         settings: dict[str, dict[str, str]] = {b: {} for b in cols}
         sources: dict[str, dict[str, str]] = {b: {} for b in cols}
-        for r in best.itertuples(index=False):
-            settings[r.benchmark][r.id] = r.setting
-            sources[r.benchmark][r.id] = r.source
+        for r in rows(best):
+            settings[r["benchmark"]][r["id"]] = r["setting"]
+            sources[r["benchmark"]][r["id"]] = r["source"]
         table.attrs["settings"] = settings
         table.attrs["sources"] = sources
         return table

@@ -224,8 +224,8 @@ class ScoreEntry(BaseModel):
         words = {"true": True, "false": False}
         if isinstance(v, str) and v.strip().lower() in words:
             return words[v.strip().lower()]
-        if isinstance(v, int) and not isinstance(v, bool) and v in (0, 1):
-            return bool(v)
+        if isinstance(v, int | float) and not isinstance(v, bool) and v in (0, 1):
+            return bool(v)  # 0/1, as tables with empty cells give them
         if not isinstance(v, bool):
             raise ValueError(f"expected cot as true or false, got {v!r}")
         return v

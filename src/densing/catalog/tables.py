@@ -68,6 +68,10 @@ def cell(v: Any) -> Any:
     return v
 
 
+def _show(v: Any) -> str:
+    return "empty" if v is None else f"{v:g}" if isinstance(v, float) else repr(v)
+
+
 def _columns(df: pd.DataFrame, file: str) -> pd.DataFrame:
     """Lower-case column names; two names equal but for case are refused."""
     rename: dict[Any, str] = {}
@@ -242,8 +246,8 @@ class _Rows:
         for c in _SHARED:
             if r.get(c) != f.get(c):
                 self.problems.add(
-                    f"model '{r.get('id')}': {c} {r.get(c)!r} differs from {f.get(c)!r} in row "
-                    f"{first_row}; a model's columns must be the same on each of its rows",
+                    f"model '{r.get('id')}': {c} {_show(r.get(c))} differs from {_show(f.get(c))} "
+                    f"in row {first_row}; a model's columns must be the same on each of its rows",
                     file=self.file,
                     row=row,
                     column=c,
@@ -283,7 +287,7 @@ def read_user_table(
     _check_columns([str(c) for c in df.columns], long, file, problems)
     if len(problems) > n_before:
         return SourceRead()
-    rows = [{k: cell(v) for k, v in rec.items()} for rec in df.to_dict(orient="records")]
+    rows = [{str(k): cell(v) for k, v in rec.items()} for rec in df.to_dict(orient="records")]
     reader = _Rows(file, known_sources, problems)
     models = _long_models(rows, reader) if long else _wide_models(rows, reader)
     for m in models:
