@@ -14,10 +14,9 @@ from densing.density import (
     estimate_density,
     law_floor,
     log_interval,
-    sigmoid_inverse,
 )
 from densing.laws import get_form
-from densing.sigmoid import SigmoidFit
+from densing.sigmoid import SigmoidFit, sigmoid_inverse
 
 D0 = 1e12
 LAWS = {

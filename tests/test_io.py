@@ -54,7 +54,7 @@ def test_percentages_detected(tmp_path):
 
 def test_bad_date_and_duplicate_ids(tmp_path):
     df = read_table(_write(tmp_path, "model,release_date\na,2024-01-02\nb,2024-13-45\n"))
-    with pytest.raises(DensingInputError, match="not a date") as e:
+    with pytest.raises(DensingInputError, match="not an ISO date") as e:
         date_column(df, "release_date")
     assert e.value.location.row == 2
     df = pd.DataFrame({"model": ["a", "b", "a"]})
@@ -68,3 +68,12 @@ def test_unsupported_and_missing_file(tmp_path):
         read_table(tmp_path / "nope.csv")
     with pytest.raises(DensingInputError, match="unsupported file type"):
         read_table(_write(tmp_path, "x", name="a.xlsx"))
+
+
+@pytest.mark.parametrize("bad", ["01-05-2024", "2024", "May 1 2024", "20240501", "2024/05/01"])
+def test_only_iso_dates(tmp_path, bad):
+    """Dates that pandas would guess (01-05-2024 as 5 January) are refused: ISO only."""
+    df = read_table(_write(tmp_path, f"model,release_date\na,2024-01-02\nb,{bad}\n"))
+    with pytest.raises(DensingInputError, match="not an ISO date") as e:
+        date_column(df, "release_date")
+    assert e.value.location.row == 2 and e.value.location.column == "release_date"

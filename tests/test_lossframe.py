@@ -13,8 +13,9 @@ import pytest
 from densing.bootstrap import BootstrapSpec
 from densing.cli import main
 from densing.errors import DensingInputError
+from densing.frames import load_frame
 from densing.laws import get_form
-from densing.lossframe import FORMAT_VERSION, LossFrame, fit_loss_frame, load_frame
+from densing.lossframe import FORMAT_VERSION, LossFrame, fit_loss_frame
 
 D0 = 1e12
 TRUE_LAW = {
@@ -90,7 +91,7 @@ def test_targets_on_fitted_curve_have_density_one(frame):
             rows.append({"model": f"m{N:g}", "params": N, "benchmark": bf.benchmark, "score": S})
     res = frame.density(pd.DataFrame(rows))
     assert (res["status"] == "ok").all()
-    np.testing.assert_allclose(res["density"], 1.0, atol=1e-6)  # aggregate rows too
+    np.testing.assert_allclose(res["density_total"], 1.0, atol=1e-6)  # aggregate rows too
     assert (res["benchmark"] == "aggregate").sum() == 3
 
 
@@ -113,17 +114,17 @@ def test_intervals_contain_truth(frame):
     assert (res["status"] == "ok").all()
     for r in res.itertuples():
         rho = truth[r.model]
-        assert r.density_lo <= rho <= r.density_hi, (
+        assert r.density_total_lo <= rho <= r.density_total_hi, (
             r.model,
             r.benchmark,
-            r.density_lo,
-            r.density_hi,
+            r.density_total_lo,
+            r.density_total_hi,
         )
-        assert r.density_lo < r.density < r.density_hi
-        assert r.density == pytest.approx(rho, rel=0.15)
+        assert r.density_total_lo < r.density_total < r.density_total_hi
+        assert r.density_total == pytest.approx(rho, rel=0.15)
 
 
-def test_status_rows_moe_and_wide_targets(frame, tmp_path):
+def test_status_rows_moe_and_wide_targets(frame):
     wide = pd.DataFrame(
         {
             "model": ["dense", "moe", "huge"],
@@ -142,14 +143,14 @@ def test_status_rows_moe_and_wide_targets(frame, tmp_path):
     assert by[("dense", "aggregate")].effective_params == by[("dense", "mmlu")].effective_params
     m = by[("moe", "aggregate")]
     assert m.density_active == pytest.approx(m.effective_params / 13e9)
-    assert m.density == pytest.approx(m.effective_params / 47e9)
+    assert m.density_total == pytest.approx(m.effective_params / 47e9)
     geo = np.sqrt(by[("moe", "mmlu")].effective_params * by[("moe", "bbh")].effective_params)
     assert m.effective_params == pytest.approx(geo)
     d = by[("dense", "aggregate")]
-    assert d.density_active == d.density  # blank active_params: a dense model
+    assert d.density_active == d.density_total  # blank active_params: a dense model
     h = by[("huge", "aggregate")]
     assert h.status == "above_range" and np.isinf(h.effective_params)
-    assert not res.loc[res["status"] == "ok", "density"].isna().any()
+    assert not res.loc[res["status"] == "ok", "density_total"].isna().any()
 
 
 def test_unknown_benchmark_is_an_error(frame):
@@ -195,9 +196,7 @@ def test_wrong_version_or_kind(frame_file, tmp_path):
     bad.write_text(json.dumps(d))
     with pytest.raises(DensingInputError) as exc:
         load_frame(bad)
-    assert (
-        str(exc.value) == f"frame file {bad}: format version 7, this densing reads {FORMAT_VERSION}"
-    )
+    assert str(exc.value) == f"{bad}: format version 7, this densing reads {FORMAT_VERSION}"
     d["format_version"] = FORMAT_VERSION
     d["kind"] = "mystery-frame"
     bad.write_text(json.dumps(d))
@@ -270,8 +269,9 @@ def test_cli_density_and_predict_json(frame_file, tmp_path, cli):
     assert len(out["rows"]) == 6
     keys = {
         "model", "benchmark", "params", "active_params", "score", "loss", "effective_params",
-        "effective_params_lo", "effective_params_hi", "density", "density_lo", "density_hi",
-        "density_active", "density_active_lo", "density_active_hi", "n_benchmarks_ok", "status",
+        "effective_params_lo", "effective_params_hi", "density_total", "density_total_lo",
+        "density_total_hi", "density_active", "density_active_lo", "density_active_hi",
+        "n_benchmarks_ok", "status",
     }  # fmt: skip
     assert set(out["rows"][0]) == keys
     csv = pd.read_csv(tmp_path / "o.csv")
@@ -323,7 +323,7 @@ def test_cli_bad_inputs_exit_2(frame_file, tmp_path, cli):
     assert r.returncode == 2
     assert (
         r.stderr.strip()
-        == "densing: error: frame file v7.json: format version 7, this densing reads 1"
+        == f"densing: error: v7.json: format version 7, this densing reads {FORMAT_VERSION}"
     )
     r = cli("predict", "--frame", str(frame_file), "--params", "-3", "--tokens", "1e12")
     assert r.returncode == 2 and "--params" in r.stderr
@@ -373,7 +373,7 @@ def test_chinchilla_frame_on_curve_and_without_bootstrap(data):
     S = bf.sigmoid.predict(form.predict(bf.law_params, N, np.full(2, 5e11)))
     t = pd.DataFrame({"model": ["a", "b"], "params": N, "benchmark": "bbh", "score": S})
     res = fr.density(t)
-    np.testing.assert_allclose(res["density"], 1.0, atol=1e-6)
-    assert res["density_lo"].isna().all()  # no replicates → no interval, stated by describe()
+    np.testing.assert_allclose(res["density_total"], 1.0, atol=1e-6)
+    assert res["density_total_lo"].isna().all()  # no replicates → no interval, stated by describe()
     p = fr.predict(1e9, 1e12)
     assert p["loss_lo"].isna().all() and (p["score"] > 0).all()

@@ -45,9 +45,9 @@ def synthetic_bundle(seed: int = 0, n_models: int = 40) -> ReportBundle:
             "params": params,
             "active_params": active,
             "effective_params": rho_col * active,
-            "density": rho_col,
-            "density_lo": rho_col * np.exp(-0.3),
-            "density_hi": rho_col * np.exp(0.3),
+            "density_active": rho_col,
+            "density_active_lo": rho_col * np.exp(-0.3),
+            "density_active_hi": rho_col * np.exp(0.3),
             "status": status,
             "frame": "synthetic-frame",
             "density_total": np.where(moe, rho_col * active / params, np.nan),
@@ -57,16 +57,16 @@ def synthetic_bundle(seed: int = 0, n_models: int = 40) -> ReportBundle:
     )
     # the envelope: models that set a new maximum density when released
     envelope, best = [], -math.inf
-    for m, r in zip(d["model"], d["density"], strict=True):
+    for m, r in zip(d["model"], d["density_active"], strict=True):
         if np.isfinite(r) and r > best:
             envelope.append(m)
             best = r
     env = d[d["model"].isin(envelope)]
     t_env = (env["release_date"] - origin).dt.days.to_numpy(float)
-    a, b = np.polyfit(t_env, np.log(env["density"].to_numpy(float)), 1)
+    a, b = np.polyfit(t_env, np.log(env["density_active"].to_numpy(float)), 1)
     pred = a * t_env + b
-    resid = np.log(env["density"].to_numpy(float)) - pred
-    r2 = 1 - resid.var() / np.log(env["density"].to_numpy(float)).var()
+    resid = np.log(env["density_active"].to_numpy(float)) - pred
+    r2 = 1 - resid.var() / np.log(env["density_active"].to_numpy(float)).var()
     trend = {
         "A_per_day": a,
         "B": b,
@@ -407,9 +407,9 @@ def test_bundle_round_trip(tmp_path: Path, bundle: ReportBundle) -> None:
 
 
 def test_bad_bundles_are_input_errors(tmp_path: Path, bundle: ReportBundle) -> None:
-    with pytest.raises(DensingInputError, match="density_hi"):
+    with pytest.raises(DensingInputError, match="density_active_hi"):
         ReportBundle(
-            densities=bundle.densities.drop(columns="density_hi"),
+            densities=bundle.densities.drop(columns="density_active_hi"),
             trend=bundle.trend,
             frame=bundle.frame,
         )

@@ -31,9 +31,9 @@ def test_run_writes_the_four_files(run_dir: Path) -> None:
         "release_date",
         "params",
         "effective_params",
-        "density",
-        "density_lo",
-        "density_hi",
+        "density_active",
+        "density_active_lo",
+        "density_active_hi",
         "status",
         "frame",
     ):
@@ -47,7 +47,7 @@ def test_run_writes_the_four_files(run_dir: Path) -> None:
         "insufficient_scores",
     }
     # nothing silently NaN: a model without a finite density says why
-    no_density = dens[~dens["density"].apply(lambda v: math.isfinite(float(v)))]
+    no_density = dens[~dens["density_active"].apply(lambda v: math.isfinite(float(v)))]
     assert (no_density["status"] != "ok").all()
 
 
@@ -79,9 +79,11 @@ def test_reference_members_have_density_near_one(run_dir: Path) -> None:
     assert len(members) >= 5
     sub = dens.loc[members]
     ok = sub[sub["status"].isin(["ok", "extrapolated"])]
-    hi = ok["density_hi"].fillna(math.inf)  # an unbounded upper end is written as empty
-    contains_one = (ok["density_lo"] <= 1) & (hi >= 1)
-    assert contains_one.mean() >= 0.8, ok[["density", "density_lo", "density_hi"]]
+    hi = ok["density_active_hi"].fillna(math.inf)  # an unbounded upper end is written as empty
+    contains_one = (ok["density_active_lo"] <= 1) & (hi >= 1)
+    assert contains_one.mean() >= 0.8, ok[
+        ["density_active", "density_active_lo", "density_active_hi"]
+    ]
 
 
 @pytest.mark.skipif(
@@ -161,8 +163,8 @@ def test_density_of_own_targets_under_saved_score_frame(
     out = json.loads(capsys.readouterr().out)
     r = out["rows"][0]
     assert out["intervals"] is True
-    assert r["density"] == pytest.approx(dens.loc[member, "density"], rel=1e-6)
-    assert r["density_lo"] <= 1.0 <= r["density_hi"]
+    assert r["density_active"] == pytest.approx(dens.loc[member, "density_active"], rel=1e-6)
+    assert r["density_active_lo"] <= 1.0 <= r["density_active_hi"]
     long = "model,params,benchmark,score\n" + "".join(
         f"mine,{params},{b},{v}\n" for b, v in row.items()
     )
@@ -170,7 +172,7 @@ def test_density_of_own_targets_under_saved_score_frame(
         ["density", str(_targets(tmp_path, long)), "--frame", str(run_dir / "frame.json"), "--json"]
     )
     r2 = json.loads(capsys.readouterr().out)["rows"][0]
-    assert r2["density"] == pytest.approx(r["density"], rel=1e-9)
+    assert r2["density_active"] == pytest.approx(r["density_active"], rel=1e-9)
 
 
 def test_density_unknown_benchmark_exit_2(

@@ -15,10 +15,13 @@ from densing.scoreframe import (
     ScoreFrame,
     bootstrap_score_frame,
     fit_score_frame,
-    obscaling_tables,
-    sigmoid_score,
-    sigmoid_theta,
 )
+from densing.sigmoid import sigmoid_inverse, sigmoid_value
+
+
+def sigmoid_score(theta, mid, gamma, c, d):
+    return sigmoid_value(theta, c, d, gamma, mid)
+
 
 ALPHA = 0.35
 SIGMOIDS = {  # benchmark: (l, gamma, c, d); floors of mmlu / gsm8k / hellaswag are the defaults
@@ -64,8 +67,10 @@ def synth():
 def test_sigmoid_inverse_round_trip():
     th = np.linspace(-1, 3, 50)
     s = sigmoid_score(th, 0.5, -4.0, 0.7, 0.25)
-    assert np.allclose(sigmoid_theta(s, 0.5, -4.0, 0.7, 0.25), th, atol=1e-6)
-    assert np.isnan(sigmoid_theta(np.array([0.25, 0.95, 0.1]), 0.5, -4.0, 0.7, 0.25)).all()
+    back, status = sigmoid_inverse(s, 0.7, 0.25, -4.0, 0.5)
+    assert np.allclose(back, th, atol=1e-6) and (status == "ok").all()
+    _, status = sigmoid_inverse(np.array([0.25, 0.95, 0.1]), 0.7, 0.25, -4.0, 0.5)
+    assert list(status) == ["below_range", "above_range", "below_range"]
 
 
 def test_recovers_law_sigmoids_and_theta(synth):
@@ -88,7 +93,7 @@ def test_recovers_law_sigmoids_and_theta(synth):
     lo, hi = theta[[i for i in theta.index if i.startswith("ref")]].agg(["min", "max"])
     inside = [i for i in other if lo <= theta[i] <= hi]
     true_n = 1e9 * theta[inside] ** (-1 / ALPHA)
-    got = frame.effective_params(inside).set_index("id")["effective_params"]
+    got = frame.densities().set_index("model").loc[inside, "effective_params"]
     assert np.median(np.abs(np.log(got[inside] / true_n))) < 0.2
     assert frame.residuals["residual"].abs().median() < 0.015
     # missing cells are absent, not imputed
@@ -99,19 +104,19 @@ def test_reference_members_have_unit_density(synth):
     _, _, _, frame = synth
     d = frame.densities()
     assert set(d.columns) >= {
-        "id",
+        "model",
         "family",
         "params",
         "active_params",
         "theta",
         "effective_params",
-        "density",
+        "density_active",
         "density_total",
         "status",
         "n_benchmarks",
     }
     ref = d[d["family"] == "Ref"]
-    assert np.all(np.abs(np.log(ref["density"])) < 0.25), ref["density"].tolist()
+    assert np.all(np.abs(np.log(ref["density_active"])) < 0.25), ref["density_active"].tolist()
     # a model exactly on the law (all four sigmoids at θ_law(N)) gets ρ = 1
     n = 5e9
     th = float(frame.law_theta(n))
@@ -139,7 +144,7 @@ def test_insufficient_scores_flagged_not_dropped():
     models, scores, _ = synthetic(seed=1)
     scores.loc["m0", ["arc_challenge", "gsm8k", "hellaswag"]] = np.nan
     frame = fit_score_frame(models, scores, reference_family="Ref", min_benchmarks=2)
-    d = frame.densities().set_index("id")
+    d = frame.densities().set_index("model")
     assert len(d) == len(models)
     assert d.loc["m0", "status"] == "insufficient_scores"
     assert d.loc["m0", "n_benchmarks"] == 1
@@ -190,34 +195,33 @@ def test_bootstrap_reference_intervals_and_warm_vs_cold():
     models, scores, _ = synthetic(seed=3, n_other=30)
     frame = fit_score_frame(models, scores, reference_family="Ref")
     warm = bootstrap_score_frame(
-        models,
-        scores,
-        BootstrapSpec(n_resamples=40, seed=1, warm_start=True, n_jobs=1),
-        reference_family="Ref",
-        frame=frame,
+        frame, BootstrapSpec(n_resamples=40, seed=1, warm_start=True, n_jobs=1)
     )
     cold = bootstrap_score_frame(
-        models,
-        scores,
-        BootstrapSpec(n_resamples=40, seed=1, warm_start=False, n_jobs=1),
-        reference_family="Ref",
-        frame=frame,
+        frame, BootstrapSpec(n_resamples=40, seed=1, warm_start=False, n_jobs=1)
     )
-    assert warm.density_replicates.shape == (40, len(models))
-    iw = warm.intervals().set_index("id")
-    ic = cold.intervals().set_index("id")
+    assert warm.replicates.effective_params.shape == (40, len(models))
+    iw = warm.densities().set_index("model")
+    ic = cold.densities().set_index("model")
     ref = iw[iw["family"] == "Ref"].index
     # the reference members' intervals contain 1 (cold: the faithful version)
-    assert ((ic.loc[ref, "density_lo"] <= 1) & (ic.loc[ref, "density_hi"] >= 1)).all()
-    assert ((iw.loc[ref, "density_lo"] <= 1) & (iw.loc[ref, "density_hi"] >= 1)).all()
+    for iv in (ic, iw):
+        assert (
+            (iv.loc[ref, "density_active_lo"] <= 1) & (iv.loc[ref, "density_active_hi"] >= 1)
+        ).all()
     # warm-start intervals are close to cold-start ones (log-width and log-bounds)
     ok = iw["status"] == "ok"
-    for col in ("density_lo", "density_hi"):
+    for col in ("density_active_lo", "density_active_hi"):
+        a, b = iw.loc[ok, col].to_numpy(float), ic.loc[ok, col].to_numpy(float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            diff = np.abs(np.log(iw.loc[ok, col]) - np.log(ic.loc[ok, col])).to_numpy()
+            diff = np.where(a == b, 0.0, np.abs(np.log(a) - np.log(b)))  # equal infinities agree
         assert np.isfinite(diff).mean() > 0.9
         assert np.median(diff[np.isfinite(diff)]) < 0.05, col
-    assert np.isfinite(warm.alpha_replicates).all()
+    assert np.isfinite(warm.replicates.alpha).all()
+    ci = warm.conf_int()
+    assert list(ci.columns) == ["estimate", "lower", "upper"]
+    assert ci.loc["alpha", "lower"] <= warm.alpha <= ci.loc["alpha", "upper"]
+    assert {"mmlu.l", "mmlu.gamma", "mmlu.c", "mmlu.d"} <= set(ci.index)
 
 
 def test_leave_one_out_reduced():
@@ -227,20 +231,23 @@ def test_leave_one_out_reduced():
     for mid in held:
         keep = models["id"] != mid
         frame_models = models[keep].reset_index(drop=True)
-        boot = bootstrap_score_frame(
+        boot = fit_score_frame(
             frame_models,
             scores.drop(index=mid),
-            BootstrapSpec(n_resamples=30, seed=2, warm_start=True, n_jobs=1),
             reference_family="Ref",
+            bootstrap=BootstrapSpec(n_resamples=30, seed=2, warm_start=True, n_jobs=1),
         )
-        pred = boot.predict(scores.loc[[mid]], params=models.loc[~keep, "params"].to_numpy())
-        lo, hi = pred["density_lo"].iloc[0], pred["density_hi"].iloc[0]
-        assert abs(np.log(pred["density"].iloc[0])) < 0.3
+        target = scores.loc[[mid]].assign(params=models.loc[~keep, "params"].to_numpy())
+        pred = boot.density(target.rename_axis("model").reset_index())
+        lo, hi = pred["density_active_lo"].iloc[0], pred["density_active_hi"].iloc[0]
+        assert abs(np.log(pred["density_active"].iloc[0])) < 0.3
         hits += lo <= 1 <= hi
     assert hits >= 3
 
 
 def test_obscaling_pythia_frame(shared_data):
+    from densing.catalog.sources.obscaling import obscaling_tables
+
     models, scores = obscaling_tables(shared_data / "obscaling" / "base_llm_benchmark_eval.csv")
     frame = fit_score_frame(
         models,
@@ -248,15 +255,16 @@ def test_obscaling_pythia_frame(shared_data):
         reference_family="Pythia",
         benchmarks=["mmlu", "arc_challenge", "hellaswag", "winogrande", "gsm8k", "humaneval"],
     )
-    assert frame.law == "fixed_budget" and frame.d0 == pytest.approx(3e11)
-    d = frame.densities().set_index("id")
+    assert frame.law.kind == "fixed_budget" and frame.law.d0 == pytest.approx(3e11)
+    d = frame.densities().set_index("model")
     ref = d[d["family"] == "Pythia"]
-    assert ((ref["density"] > 0.7) & (ref["density"] < 1.4)).all(), ref["density"].tolist()
+    rho = ref["density_active"]
+    assert ((rho > 0.7) & (rho < 1.4)).all(), rho.tolist()
     assert len(d) == len(models)
     # a stronger recipe is denser than the reference at a similar size
     assert (
-        d.loc["meta-llama/Llama-2-7b-hf", "density"]
-        > d.loc["EleutherAI/pythia-6.9b-deduped", "density"]
+        d.loc["meta-llama/Llama-2-7b-hf", "density_active"]
+        > d.loc["EleutherAI/pythia-6.9b-deduped", "density_active"]
     )
     assert "Pythia" in frame.summary()
 
@@ -266,12 +274,12 @@ def test_law_choice_from_reference_tokens():
     ref = models["family"] == "Ref"
     models.loc[ref, "tokens"] = np.linspace(1e11, 6e11, int(ref.sum()))
     frame = fit_score_frame(models, scores, reference_family="Ref")
-    assert frame.law == "with_tokens"
-    assert frame.d0 == pytest.approx(float(np.median(models.loc[ref, "tokens"])))
-    assert "median budget" in frame.describe()["d0_note"]
+    assert frame.law.kind == "with_tokens"
+    assert frame.law.d0 == pytest.approx(float(np.median(models.loc[ref, "tokens"])))
+    assert "median budget" in frame.describe()
     models.loc[models.index[ref][-1], "tokens"] = np.nan
     frame = fit_score_frame(models, scores, reference_family="Ref")
-    assert frame.law == "fixed_budget"
+    assert frame.law.kind == "fixed_budget"
     assert "without tokens" in frame.d0_note
     with pytest.raises(DensingInputError, match="needs tokens"):
         fit_score_frame(models, scores, reference_family="Ref", law="with_tokens")

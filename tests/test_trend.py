@@ -131,7 +131,7 @@ def test_breakpoint_segments_have_their_own_slopes():
             ["a", "b", "c"],
             ["2023-01-01", "soon", "2023-03-01"],
             [1, 2, 3],
-            "not a date",
+            "not an ISO date",
             2,
             "release_date",
         ),

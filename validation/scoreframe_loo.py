@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from densing.catalog.sources.obscaling import obscaling_tables
 
 from densing.bootstrap import BootstrapSpec
-from densing.scoreframe import bootstrap_score_frame, fit_score_frame, obscaling_tables
+from densing.scoreframe import fit_score_frame
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "obscaling"
 BENCHMARKS = ["mmlu", "arc_challenge", "hellaswag", "winogrande"]
@@ -47,35 +48,34 @@ def loo(models, scores, family, spec, law, alpha=None) -> pd.DataFrame:
     for mid in members:
         keep = models["id"] != mid
         t0 = time.perf_counter()
-        boot = bootstrap_score_frame(
+        frame = fit_score_frame(
             models[keep].reset_index(drop=True),
             scores.drop(index=mid),
-            spec,
             reference_family=family,
             benchmarks=BENCHMARKS,
             law=law,
             alpha=alpha,
+            bootstrap=spec,
         )
-        pred = boot.predict(
-            scores.loc[[mid], BENCHMARKS], params=models.loc[~keep, "params"].to_numpy()
-        )
-        r = pred.iloc[0]
+        target = scores.loc[[mid], BENCHMARKS].rename_axis("model").reset_index()
+        target["params"] = models.loc[~keep, "params"].to_numpy()
+        r = frame.density(target).iloc[0]
         rows.append(
             {
                 "member": mid,
                 "params_B": float(models.loc[~keep, "params"].iloc[0]) / 1e9,
-                "density": r["density"],
-                "lo": r["density_lo"],
-                "hi": r["density_hi"],
+                "density": r["density_active"],
+                "lo": r["density_active_lo"],
+                "hi": r["density_active_hi"],
                 "status": r["status"],
-                "contains_1": bool(r["density_lo"] <= 1 <= r["density_hi"]),
+                "contains_1": bool(r["density_active_lo"] <= 1 <= r["density_active_hi"]),
                 "seconds": time.perf_counter() - t0,
             }
         )
     return pd.DataFrame(rows)
 
 
-def compare(models, scores, families, spec, alpha=None) -> None:
+def compare(models, scores, families, alpha=None) -> None:
     table = {}
     for fam in families:
         t0 = time.perf_counter()
@@ -88,8 +88,8 @@ def compare(models, scores, families, spec, alpha=None) -> None:
             alpha=alpha,
         )
         fit_s = time.perf_counter() - t0
-        d = frame.densities().set_index("id")
-        ref = d[d["family"] == fam]["density"]
+        d = frame.densities().set_index("model")
+        ref = d[d["family"] == fam]["density_active"]
         counts = d["status"].value_counts()
         print(
             f"{fam:<14} members {len(ref)}  alpha {frame.alpha:.3f}  fit {fit_s:.2f}s  "
@@ -97,7 +97,7 @@ def compare(models, scores, families, spec, alpha=None) -> None:
             f"  above_range {counts.get('above_range', 0)}  extrapolated "
             f"{counts.get('extrapolated', 0)}"
         )
-        table[fam] = d.loc[PROBES, "density"]
+        table[fam] = d.loc[PROBES, "density_active"]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(pd.DataFrame(table).round(2).to_string())
 
@@ -119,7 +119,7 @@ def main() -> None:
         n_resamples=args.resamples, seed=args.seed, warm_start=not args.cold, n_jobs=args.jobs
     )
     if args.compare:
-        compare(models, scores, args.families, spec, args.alpha)
+        compare(models, scores, args.families, args.alpha)
         return
     total, hit = 0, 0
     for fam in args.families:

@@ -8,9 +8,6 @@ Pure, vectorised functions:
   term at ``D0`` (``E + B·D0^−β`` for Chinchilla, ``b·D0^−β`` for the Densing form,
   ``E`` for ``power-n``) — the lowest loss the reference family reaches at ``D0``.
 * :func:`density` is ``ρ = N̂ / N``.
-* :func:`sigmoid_inverse` is the broadcasting inverse of the loss → score sigmoid
-  (same semantics as :meth:`densing.sigmoid.SigmoidFit.inverse`), used for bootstrap
-  replicates.
 * :func:`estimate_density` chains score → loss → N̂ → ρ with a status per target.
 * :func:`aggregate_effective_params` combines benchmarks.
 
@@ -51,9 +48,20 @@ from densing._json import to_jsonable
 from densing.errors import DensingInputError, FitError
 from densing.laws import LawForm, get_form
 from densing.sigmoid import SigmoidFit
+from densing.status import Status
+from densing.units import DEFAULT_D0
 
-STATUSES: tuple[str, ...] = ("ok", "above_range", "below_range", "failed", "mixed", "no_score")
-DEFAULT_D0 = 1e12
+STATUSES: tuple[str, ...] = tuple(
+    str(s)
+    for s in (
+        Status.OK,
+        Status.ABOVE_RANGE,
+        Status.BELOW_RANGE,
+        Status.FAILED,
+        Status.MIXED,
+        Status.NO_SCORE,
+    )
+)
 
 
 def _n_term(form: LawForm) -> int:
@@ -83,7 +91,7 @@ def law_floor(law_form: str | LawForm, params: dict[str, Any], D0: float = DEFAU
         C = _param(params, t.coef)
         if t.var is None:
             total = total + C
-        elif t.var == "D":
+        elif t.var == "D" and t.exponent is not None:
             total = total + C * float(D0) ** (-_param(params, t.exponent))
     return total
 
@@ -105,7 +113,7 @@ def effective_params(
     k = _n_term(form)
     term = form.terms[k]
     C = _param(params, term.coef)
-    x = _param(params, term.exponent)
+    x = _param(params, str(term.exponent))
     L = np.asarray(loss, dtype=float)
     floor = law_floor(form, params, D0)
     L, C, x, floor = np.broadcast_arrays(L, C, x, floor)
@@ -144,36 +152,6 @@ def density(N_hat, N) -> np.ndarray:
     if np.any(~np.isfinite(N) | (N <= 0)):
         raise DensingInputError("parameter counts must be finite numbers > 0")
     return np.asarray(N_hat, dtype=float) / N
-
-
-def sigmoid_inverse(score, c, d, gamma, l) -> tuple[np.ndarray, np.ndarray]:  # noqa: E741
-    """Loss at which ``S = c/(1+exp(−γ(L−l))) + d`` reaches ``score``, broadcasting.
-
-    Same statuses as :meth:`SigmoidFit.inverse`; NaN parameters give ``failed``.
-    """
-    S, c, d, gamma, l = np.broadcast_arrays(  # noqa: E741
-        *(np.asarray(v, dtype=float) for v in (score, c, d, gamma, l))
-    )
-    loss = np.full(S.shape, np.nan)
-    status = np.full(S.shape, "failed", dtype=object)
-    valid = np.isfinite(c) & np.isfinite(d) & np.isfinite(gamma) & np.isfinite(l)
-    valid &= np.isfinite(S)
-    above = valid & (c + d <= S)
-    below = valid & (d >= S)
-    ok = valid & ~above & ~below
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        val = l - np.log(c / (S - d) - 1.0) / gamma
-    loss[ok] = val[ok]
-    status[ok] = "ok"
-    loss[above] = -np.inf
-    status[above] = "above_range"
-    loss[below] = np.inf
-    status[below] = "below_range"
-    edge_hi = ok & np.isneginf(loss)
-    edge_lo = ok & np.isposinf(loss)
-    status[edge_hi] = "above_range"
-    status[edge_lo] = "below_range"
-    return loss, status.astype(str)
 
 
 def aggregate_effective_params(N_hat, status, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,8 @@ dropped silently: a bad value is an error, not a skipped row.
 
 from __future__ import annotations
 
+import datetime as _dt
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -71,7 +73,7 @@ def require_columns(df: pd.DataFrame, columns: Sequence[str], *, file: str | Non
         )
 
 
-def _row_of(df: pd.DataFrame, position: int) -> int:
+def _row_of(position: int) -> int:
     return int(position) + 1
 
 
@@ -94,19 +96,19 @@ def numeric_column(
             if allow_missing:
                 continue
             raise DensingInputError(
-                "missing value; expected a number", file=file, row=_row_of(df, i), column=column
+                "missing value; expected a number", file=file, row=_row_of(i), column=column
             )
         if np.isnan(v):
             raise DensingInputError(
-                f"'{orig}' is not a number", file=file, row=_row_of(df, i), column=column
+                f"'{orig}' is not a number", file=file, row=_row_of(i), column=column
             )
         if not np.isfinite(v):
             raise DensingInputError(
-                f"value {orig!r} is not finite", file=file, row=_row_of(df, i), column=column
+                f"value {orig!r} is not finite", file=file, row=_row_of(i), column=column
             )
         if positive and v <= 0:
             raise DensingInputError(
-                f"value {orig!r} must be > 0", file=file, row=_row_of(df, i), column=column
+                f"value {orig!r} must be > 0", file=file, row=_row_of(i), column=column
             )
     return values
 
@@ -125,22 +127,44 @@ def score_column(
                 f"score {values[i]:g} is above 1: the column looks like percentages (0-100); "
                 "give scores as fractions in [0, 1] (divide by 100)",
                 file=file,
-                row=_row_of(df, i),
+                row=_row_of(i),
                 column=column,
             )
         raise DensingInputError(
-            f"score {values[i]:g} is outside [0, 1]", file=file, row=_row_of(df, i), column=column
+            f"score {values[i]:g} is outside [0, 1]", file=file, row=_row_of(i), column=column
         )
     if finite.size and finite.min() < 0:
         i = int(np.nanargmin(values))
         raise DensingInputError(
-            f"score {values[i]:g} is outside [0, 1]", file=file, row=_row_of(df, i), column=column
+            f"score {values[i]:g} is outside [0, 1]", file=file, row=_row_of(i), column=column
         )
     return values
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_iso_date(value: object) -> _dt.date | None:
+    """``YYYY-MM-DD`` (a real calendar date) → date; anything else (``01-05-2024``, ``2024``,
+    ``May 1, 2024``, ``20240501``, ``2024/05/01``, ``2024-13-01``) → None. Dates and
+    timestamps pass through."""
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.date()
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    text = str(value).strip()
+    if not _ISO_DATE.match(text):
+        return None
+    try:
+        return _dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def date_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> pd.Series:
-    """Parse ISO dates (YYYY-MM-DD); any unparseable value is an error."""
+    """Parse ISO dates (YYYY-MM-DD only); any other value is an error naming row and column."""
     file = file or source_of(df)
     require_columns(df, [column], file=file)
     out = []
@@ -149,26 +173,18 @@ def date_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> pd
             raise DensingInputError(
                 "missing date; expected an ISO date YYYY-MM-DD",
                 file=file,
-                row=_row_of(df, i),
+                row=_row_of(i),
                 column=column,
             )
-        try:
-            ts = pd.Timestamp(str(v).strip()) if not isinstance(v, pd.Timestamp) else v
-        except (ValueError, TypeError) as exc:
+        day = parse_iso_date(v)
+        if day is None:
             raise DensingInputError(
-                f"'{v}' is not a date; expected an ISO date YYYY-MM-DD",
+                f"'{v}' is not an ISO date; expected YYYY-MM-DD (e.g. 2024-05-01)",
                 file=file,
-                row=_row_of(df, i),
-                column=column,
-            ) from exc
-        if pd.isna(ts):
-            raise DensingInputError(
-                f"'{v}' is not a date; expected an ISO date YYYY-MM-DD",
-                file=file,
-                row=_row_of(df, i),
+                row=_row_of(i),
                 column=column,
             )
-        out.append(ts.normalize())
+        out.append(pd.Timestamp(day))
     return pd.Series(pd.DatetimeIndex(out), index=df.index, name=column)
 
 
@@ -180,18 +196,16 @@ def id_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> list
     ids = []
     for i, v in enumerate(df[column].tolist()):
         if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "":
-            raise DensingInputError(
-                "missing model id", file=file, row=_row_of(df, i), column=column
-            )
+            raise DensingInputError("missing model id", file=file, row=_row_of(i), column=column)
         key = str(v).strip()
         if key in seen:
             raise DensingInputError(
                 f"duplicated model id '{key}' (first seen in row {seen[key]})",
                 file=file,
-                row=_row_of(df, i),
+                row=_row_of(i),
                 column=column,
             )
-        seen[key] = _row_of(df, i)
+        seen[key] = _row_of(i)
         ids.append(key)
     return ids
 
@@ -204,5 +218,5 @@ def label_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> n
     missing = g.isna().to_numpy() | (g.astype(str).str.strip() == "").to_numpy()
     if missing.any():
         i = int(np.flatnonzero(missing)[0])
-        raise DensingInputError("missing group label", file=file, row=_row_of(df, i), column=column)
+        raise DensingInputError("missing group label", file=file, row=_row_of(i), column=column)
     return g.astype(str).to_numpy()

@@ -32,9 +32,10 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
@@ -47,6 +48,7 @@ from densing.bootstrap import (
     resample_indices,
 )
 from densing.errors import DensingInputError, FitError
+from densing.results import JsonResult, conf_int_table
 
 Objective = Literal["huber-log", "lsq-log", "lsq"]
 OBJECTIVES: tuple[str, ...] = ("huber-log", "lsq-log", "lsq")
@@ -152,6 +154,25 @@ class LawForm:
                 j += 1
         return X
 
+    def to_dict(self) -> dict[str, Any]:
+        """The form as data (saved in frame files, so a custom form survives a round trip)."""
+        return {
+            "name": self.name,
+            "formula": self.formula,
+            "terms": [{"coef": t.coef, "exponent": t.exponent, "var": t.var} for t in self.terms],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LawForm:
+        """Rebuild (and check) a form saved by :meth:`to_dict`."""
+        try:
+            terms = tuple(Term(str(t["coef"]), t.get("exponent"), t.get("var")) for t in d["terms"])
+            form = cls(str(d["name"]), terms, str(d.get("formula", d["name"])))
+        except (KeyError, TypeError) as exc:
+            raise DensingInputError(f"malformed law form {d!r}: missing {exc}") from exc
+        _check_terms(form)
+        return form
+
     def predict(self, params: dict[str, float], N, D=None) -> np.ndarray:
         N = np.asarray(N, dtype=float)
         D = np.ones_like(N) if D is None else np.broadcast_to(np.asarray(D, dtype=float), N.shape)
@@ -159,6 +180,24 @@ class LawForm:
         logL, _ = self.log_predict(theta, np.log(np.atleast_1d(N)), np.log(np.atleast_1d(D)))
         out = np.exp(logL)
         return out if N.ndim else out[0]
+
+
+def _check_terms(form: LawForm) -> None:
+    names = form.param_names
+    if not form.terms:
+        raise DensingInputError(f"law form '{form.name}' has no terms")
+    if len(set(names)) != len(names):
+        raise DensingInputError(f"law form '{form.name}' repeats a parameter name: {names}")
+    for t in form.terms:
+        if t.var not in (None, "N", "D"):
+            raise DensingInputError(
+                f"law form '{form.name}': term variable {t.var!r} is not N or D"
+            )
+        if (t.var is None) != (t.exponent is None):
+            raise DensingInputError(
+                f"law form '{form.name}': term '{t.coef}' needs an exponent exactly when it has a "
+                "variable"
+            )
 
 
 FORMS: dict[str, LawForm] = {
@@ -181,6 +220,7 @@ FORMS: dict[str, LawForm] = {
 
 
 def get_form(name: str | LawForm) -> LawForm:
+    """A registered form by name (a :class:`LawForm` passes through)."""
     if isinstance(name, LawForm):
         return name
     try:
@@ -189,6 +229,23 @@ def get_form(name: str | LawForm) -> LawForm:
         raise DensingInputError(
             f"unknown law form '{name}'; known forms: {sorted(FORMS)}"
         ) from None
+
+
+def register_form(form: LawForm, *, overwrite: bool = False) -> LawForm:
+    """Add a form to the registry (one line per extension: ``register_form(LawForm(...))``).
+
+    A different form under an existing name is refused unless ``overwrite``; registering the
+    same form twice is harmless.
+    """
+    form = LawForm.from_dict(form.to_dict())  # validates the terms
+    known = FORMS.get(form.name)
+    if known is not None and known != form and not overwrite:
+        raise DensingInputError(
+            f"law form '{form.name}' is already registered with other terms; "
+            "pass overwrite=True or choose another name"
+        )
+    FORMS[form.name] = form
+    return form
 
 
 # ---------------------------------------------------------------------- objectives
@@ -336,8 +393,10 @@ class LossLawBootstrap:
 
 
 @dataclass(frozen=True)
-class LossLawFit:
+class LossLawFit(JsonResult):
     """A fitted loss law: parameters, objective value and diagnostics."""
+
+    kind: ClassVar[str] = "loss-law"
 
     form: LawForm
     params: dict[str, float]
@@ -357,8 +416,20 @@ class LossLawFit:
             return {}
         return {n: self.bootstrap.interval(n, level) for n in self.form.param_names}
 
+    def conf_int(self, level: float | None = None) -> pd.DataFrame:
+        """Parameters with percentile intervals (NaN bounds without a bootstrap)."""
+        b = self.bootstrap
+        samples = None
+        if b is not None:
+            samples = {n: b.samples[:, j] for j, n in enumerate(b.param_names)}
+        lvl = level or (b.level if b is not None else 0.95)
+        return conf_int_table(self.params, samples, lvl)
+
     def to_dict(self) -> dict:
         out = {
+            "kind": self.kind,
+            "form_spec": self.form.to_dict(),
+            "residuals": self.residuals,
             "form": self.form.name,
             "formula": self.form.formula,
             "params": dict(self.params),
@@ -378,7 +449,39 @@ class LossLawFit:
                 "seed": self.bootstrap.seed,
                 "units": self.bootstrap.units,
             }
+            out["samples"] = self.bootstrap.samples
         return to_jsonable(out)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, file: str | None = None) -> LossLawFit:
+        """Rebuild a fit saved by :meth:`to_dict` (``to_json`` / ``from_json``)."""
+        try:
+            form = LawForm.from_dict(d["form_spec"])
+            boot = None
+            if d.get("bootstrap") is not None:
+                bd = d["bootstrap"]
+                boot = LossLawBootstrap(
+                    samples=_float_array(d["samples"]).reshape(-1, form.n_params),
+                    param_names=form.param_names,
+                    level=float(bd["level"]),
+                    n_failed=int(bd["n_failed"]),
+                    seed=bd.get("seed"),
+                    units=str(bd["units"]),
+                )
+            conv = d["convergence"]
+            return cls(
+                form=form,
+                params={k: float(v) for k, v in d["params"].items()},
+                objective=str(d["objective_name"]),
+                objective_value=float(d["objective"]),
+                n_points=int(d["n_points"]),
+                delta=float(d["delta"]) if d.get("delta") is not None else 1e-3,
+                convergence=Convergence(**conv),
+                residuals=_float_array(d.get("residuals") or []),
+                bootstrap=boot,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DensingInputError(f"malformed loss-law file ({exc!r})", file=file) from exc
 
     def summary(self) -> str:
         lines = [
@@ -409,6 +512,18 @@ class LossLawFit:
 
 
 # ------------------------------------------------------------------------ fitting
+
+
+def _float_array(values: Any) -> np.ndarray:
+    """JSON numbers (null → NaN, "inf" → inf) as a float array."""
+    return np.array(
+        [[_num(v) for v in row] if isinstance(row, list) else _num(row) for row in values],
+        dtype=float,
+    )
+
+
+def _num(v: Any) -> float:
+    return float("nan") if v is None else float(v)
 
 
 def _validate_arrays(form: LawForm, N, D, L) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -518,7 +633,7 @@ def fit_loss_law(
     n_polish: int = 5,
     grid: np.ndarray | None = None,
     bootstrap: BootstrapSpec | None = None,
-    groups: Sequence | None = None,
+    groups: Sequence | np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> LossLawFit:
     """Fit a loss law globally.
@@ -597,7 +712,7 @@ def _bootstrap(
     n_polish: int,
     theta0: np.ndarray,
     spec: BootstrapSpec,
-    groups: Sequence | None,
+    groups: Sequence | np.ndarray | None,
     progress: Callable[[int], None] | None,
 ) -> LossLawBootstrap:
     g = None if groups is None else np.asarray(groups)

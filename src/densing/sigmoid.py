@@ -85,13 +85,12 @@ class SigmoidFit:
 
     def predict(self, loss: float | Sequence[float] | np.ndarray) -> np.ndarray:
         """Score at ``loss`` (array in, array out)."""
-        L = np.asarray(loss, dtype=float)
-        return _sigmoid(L, self.c, self.d, self.gamma, self.l)
+        return sigmoid_value(loss, self.c, self.d, self.gamma, self.l)
 
     def inverse(self, score: float | Sequence[float] | np.ndarray) -> InverseResult:
         """Loss at which the sigmoid reaches ``score``, with explicit out-of-range status.
 
-        ``L = l - (1/γ) · ln(c / (S - d) - 1)`` for ``d < S < c + d``.
+        ``L = l - (1/γ) · ln(c / (S - d) - 1)`` for ``d < S < c + d`` (:func:`sigmoid_inverse`).
         """
         S = np.atleast_1d(np.asarray(score, dtype=float))
         bad = np.flatnonzero(~np.isfinite(S))
@@ -99,24 +98,8 @@ class SigmoidFit:
             raise DensingInputError(
                 f"score {S[bad[0]]!r} is not finite", row=int(bad[0]) + 1, column="score"
             )
-        loss = np.empty_like(S)
-        status = np.full(S.shape, "ok", dtype=object)
-        top = self.c + self.d
-        above = top <= S
-        below = self.d >= S
-        ok = ~(above | below)
-        loss[above] = -np.inf
-        status[above] = "above_range"
-        loss[below] = np.inf
-        status[below] = "below_range"
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loss[ok] = self.l - np.log(self.c / (S[ok] - self.d) - 1.0) / self.gamma
-        # rounding at the very edge of the range can give ±inf: flag it, never a silent value
-        edge_hi = ok & np.isneginf(loss)
-        edge_lo = ok & np.isposinf(loss)
-        status[edge_hi] = "above_range"
-        status[edge_lo] = "below_range"
-        return InverseResult(loss=loss, status=status.astype(str))
+        loss, status = sigmoid_inverse(S, self.c, self.d, self.gamma, self.l)
+        return InverseResult(loss=loss, status=status)
 
     def summary(self) -> str:
         lines = [
@@ -146,8 +129,77 @@ class SigmoidFit:
         }
 
 
-def _sigmoid(L: np.ndarray, c: float, d: float, gamma: float, l: float) -> np.ndarray:  # noqa: E741
-    return c * expit(gamma * (L - l)) + d
+# ------------------------------------------------------------------------------ kernels
+# The one implementation of the sigmoid, its inverse and its derivatives; every module (loss
+# frames, score frames, bootstrap replicates) calls these. All broadcast over their inputs.
+
+
+def sigmoid_value(x: Any, c: Any, d: Any, gamma: Any, l: Any) -> np.ndarray:  # noqa: E741
+    """``d + c / (1 + exp(-γ (x - l)))``."""
+    x = np.asarray(x, dtype=float)
+    return np.asarray(d, dtype=float) + np.asarray(c, dtype=float) * expit(
+        np.asarray(gamma, dtype=float) * (x - np.asarray(l, dtype=float))
+    )
+
+
+def sigmoid_inverse(
+    score: Any,
+    c: Any,
+    d: Any,
+    gamma: Any,
+    l: Any,  # noqa: E741
+) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` at which the sigmoid reaches ``score``, with a status per value.
+
+    ``ok`` (finite x); ``above_range`` (score ≥ c + d: x = -inf for γ < 0, better than any
+    reachable); ``below_range`` (score ≤ d: x = +inf); ``failed`` (NaN score or parameters:
+    x NaN). Rounding at the very edge of the range that gives ±inf is flagged out of range,
+    never returned as a silent value.
+    """
+    S, c, d, gamma, l = np.broadcast_arrays(  # noqa: E741
+        *(np.asarray(v, dtype=float) for v in (score, c, d, gamma, l))
+    )
+    x = np.full(S.shape, np.nan)
+    status = np.full(S.shape, "failed", dtype=object)
+    valid = np.isfinite(c) & np.isfinite(d) & np.isfinite(gamma) & np.isfinite(l) & np.isfinite(S)
+    above = valid & (c + d <= S)
+    below = valid & (d >= S)
+    ok = valid & ~above & ~below
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        val = l - np.log(c / (S - d) - 1.0) / gamma
+    x[ok] = val[ok]
+    status[ok] = "ok"
+    x[above] = -np.inf
+    status[above] = "above_range"
+    x[below] = np.inf
+    status[below] = "below_range"
+    status[ok & np.isneginf(x)] = "above_range"
+    status[ok & np.isposinf(x)] = "below_range"
+    return x, status.astype(str)
+
+
+@dataclass(frozen=True)
+class SigmoidPartials:
+    """Derivatives of ``S = d + c·e`` with ``e = expit(γ (x − l))``."""
+
+    e: np.ndarray  # expit(γ (x − l))
+    dx: np.ndarray
+    dc: np.ndarray
+    dd: np.ndarray
+    dgamma: np.ndarray
+    dl: np.ndarray
+
+
+def sigmoid_partials(x: Any, c: Any, d: Any, gamma: Any, l: Any) -> SigmoidPartials:  # noqa: E741
+    """All first derivatives of :func:`sigmoid_value` (broadcast)."""
+    x, c, d, gamma, l = np.broadcast_arrays(  # noqa: E741
+        *(np.asarray(v, dtype=float) for v in (x, c, d, gamma, l))
+    )
+    e = expit(gamma * (x - l))
+    g = c * e * (1.0 - e)
+    return SigmoidPartials(
+        e=e, dx=g * gamma, dc=e, dd=np.ones_like(e), dgamma=g * (x - l), dl=-g * gamma
+    )
 
 
 def _validate(loss: Any, score: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -207,21 +259,16 @@ class _Problem:
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         c, d, gamma, l = self.unpack(x)  # noqa: E741
-        return _sigmoid(self.L, c, d, gamma, l) - self.S
+        return sigmoid_value(self.L, c, d, gamma, l) - self.S
 
     def jac(self, x: np.ndarray) -> np.ndarray:
         c, d, gamma, l = self.unpack(x)  # noqa: E741
-        s = _sigmoid(self.L, 1.0, 0.0, gamma, l)
-        ds = s * (1.0 - s)  # derivative of s w.r.t. its argument gamma (L - l)
-        dg = c * ds * (self.L - l)
-        dl = -c * ds * gamma
+        p = sigmoid_partials(self.L, c, d, gamma, l)
         cols = []
         if self.floor is None:
-            # d enters directly and, if fractional, through c = u (1 - d)
-            dd = 1.0 - x[1] * s if self.fractional else np.ones_like(s)
-            cols.append(dd)
-        da = s * ((1.0 - d) if self.fractional else 1.0)
-        cols += [da, dg, dl]
+            # d enters directly and, if fractional, through c = u (1 - d): dc/dd = -u
+            cols.append(p.dd - x[1] * p.dc if self.fractional else p.dd)
+        cols += [p.dc * ((1.0 - d) if self.fractional else 1.0), p.dgamma, p.dl]
         return np.column_stack(cols)
 
 
@@ -252,7 +299,7 @@ def _starts(prob: _Problem, n_l: int = 5, gammas: Sequence[float] = (1.0, 3.0, 1
     for l0 in ls:
         for g in gammas:
             gamma = -g / span
-            s = _sigmoid(prob.L, 1.0, 0.0, gamma, float(l0))
+            s = sigmoid_value(prob.L, 1.0, 0.0, gamma, float(l0))
             c, d = _linear_cd(s, prob.S, prob.floor, prob.fractional)
             x0 = prob.pack(c, d, gamma, float(l0))
             yield np.clip(x0, lo, hi)
@@ -467,8 +514,13 @@ def bootstrap_sigmoid(
     in ``n_failed`` and excluded from the intervals.
     """
     L, S = _validate(loss, score)
-    kwargs = {"floor": floor, "fractional": fractional, "loss_fn": loss_fn, "f_scale": f_scale}
-    point = fit_sigmoid(L, S, **kwargs)
+    kwargs: dict[str, Any] = {
+        "floor": floor,
+        "fractional": fractional,
+        "loss_fn": loss_fn,
+        "f_scale": f_scale,
+    }
+    point = fit_sigmoid(L, S, floor=floor, fractional=fractional, loss_fn=loss_fn, f_scale=f_scale)
     g = None if groups is None else np.asarray(groups)
     if g is not None and g.shape[0] != L.size:
         raise DensingInputError(f"groups has {g.shape[0]} labels but there are {L.size} points")

@@ -36,10 +36,11 @@ import pandas as pd
 
 from densing.bootstrap import BootstrapSpec, percentile_interval, replicate_seeds, resample_indices
 from densing.errors import DensingInputError
+from densing.io import parse_iso_date
+from densing.units import DAYS_PER_MONTH
 
 REFERENCE_DATE = _dt.date(2023, 1, 1)
 CHATGPT_RELEASE = _dt.date(2022, 11, 30)
-DAYS_PER_MONTH = 30.44
 LN2 = math.log(2.0)
 INTERVAL_KEYS = ("A_per_day", "doubling_time_days", "doubling_time_months", "B", "r2")
 _BATCH = 250  # resamples per vectorised batch (bounded memory, progress granularity)
@@ -63,21 +64,12 @@ class TrendData:
 
 
 def _to_date(value: Any, *, row: int | None = None, column: str = "release_date") -> _dt.date:
-    if isinstance(value, _dt.datetime):
-        return value.date()
-    if isinstance(value, _dt.date):
-        return value
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
+    day = parse_iso_date(value)
+    if day is None:
         raise DensingInputError(
-            f"'{value}' is not a date; expected an ISO date YYYY-MM-DD", row=row, column=column
-        ) from exc
-    if pd.isna(ts):
-        raise DensingInputError(
-            f"'{value}' is not a date; expected an ISO date YYYY-MM-DD", row=row, column=column
+            f"'{value}' is not an ISO date; expected YYYY-MM-DD", row=row, column=column
         )
-    return ts.date()
+    return day
 
 
 def prepare(

@@ -31,7 +31,7 @@ def progress_bar(
 ) -> Iterator[Callable[[int], None]]:
     """Yield an ``advance(k)`` callback; draws a Rich bar only on a terminal and when not quiet."""
     if quiet or total <= 0 or not err_console.is_terminal:
-        yield lambda k: None
+        yield lambda _k: None
         return
     with Progress(
         TextColumn("[bold]{task.description}"),

@@ -110,8 +110,8 @@ def fit_loss_command(
                 None if D is None else D[keep],
                 L[keep],
                 form=law,
-                objective=objective,
-                delta=delta,  # type: ignore[arg-type]
+                objective=objective,  # type: ignore[arg-type]
+                delta=delta,
                 bootstrap=spec if bootstrap else None,
                 groups=groups,
                 progress=advance,

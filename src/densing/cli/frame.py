@@ -14,7 +14,8 @@ from rich.table import Table
 from densing.bootstrap import BootstrapSpec
 from densing.cli._common import check_bootstrap_options, console, print_json, progress_bar
 from densing.errors import DensingInputError
-from densing.frames import load_frame
+from densing.formatting import fmt_interval, fmt_num
+from densing.frames import Frame, load_frame
 from densing.io import read_table
 from densing.lossframe import AGGREGATE, LossFrame, fit_loss_frame
 
@@ -37,17 +38,6 @@ def parse_count(value: str, option: str) -> float:
     return v
 
 
-def _num(v: Any) -> str:
-    if v is None:
-        return "n/a"
-    v = float(v)
-    if math.isnan(v):
-        return "n/a"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return f"{v:.3g}"
-
-
 def _parse_floors(values: list[str] | None) -> dict[str, float]:
     out: dict[str, float] = {}
     for v in values or []:
@@ -65,10 +55,7 @@ def _parse_floors(values: list[str] | None) -> dict[str, float]:
 
 
 def _frame_json(frame: LossFrame, out: Path | None) -> dict[str, Any]:
-    from densing.bootstrap import percentile_interval
-    from densing.laws import get_form
-
-    names = get_form(frame.form).param_names
+    ci = frame.conf_int()
     benches = {}
     for f in frame.fits:
         entry: dict[str, Any] = {
@@ -81,18 +68,19 @@ def _frame_json(frame: LossFrame, out: Path | None) -> dict[str, Any]:
             "n_calibration": f.n_calibration,
         }
         if f.n_resamples:
-            entry["law_intervals"] = {
-                n: list(percentile_interval(f.law_samples[:, j], frame.level))
-                for j, n in enumerate(names)
-            }
-            entry["sigmoid_intervals"] = {
-                n: list(percentile_interval(f.sigmoid_samples[:, j], frame.level))
-                for j, n in enumerate(("c", "d", "gamma", "l"))
-            }
+            for key, names in (
+                ("law_intervals", frame.form.param_names),
+                ("sigmoid_intervals", ("c", "d", "gamma", "l")),
+            ):
+                rows = ci.loc[[f"{f.benchmark}.{n}" for n in names]]
+                entry[key] = {
+                    n: [r["lower"], r["upper"]]
+                    for n, (_, r) in zip(names, rows.iterrows(), strict=True)
+                }
         benches[f.benchmark] = entry
     return {
-        "kind": "loss-frame",
-        "form": frame.form,
+        "kind": frame.kind,
+        "form": frame.form.name,
         "objective": frame.objective,
         "D0": frame.D0,
         "level": frame.level,
@@ -171,28 +159,31 @@ def fit_frame_command(
 
 def _density_table(df: pd.DataFrame, level: float, intervals: bool) -> Table:
     t = Table(title="Effective parameters and density", title_justify="left")
-    for c in ("model", "benchmark", "params", "score", "N̂", "ρ"):
+    for c in ("model", "benchmark", "params", "active", "score", "N̂", "ρ active"):
         t.add_column(c, justify="left" if c in ("model", "benchmark") else "right")
     if intervals:
-        t.add_column(f"ρ {100 * level:g}% interval", justify="right")
-    moe = "density_active" in df.columns
-    if moe:
-        t.add_column("ρ (active)", justify="right")
+        t.add_column(f"ρ active {100 * level:g}%", justify="right")
+    t.add_column("ρ total", justify="right")
+    if intervals:
+        t.add_column(f"ρ total {100 * level:g}%", justify="right")
     t.add_column("status")
-    for r in df.itertuples(index=False):
+    for r in df.to_dict(orient="records"):
+        bench = str(r["benchmark"])
         cells = [
-            str(r.model),
-            f"[bold]{r.benchmark}[/bold]" if r.benchmark == AGGREGATE else str(r.benchmark),
-            _num(r.params),
-            _num(r.score),
-            _num(r.effective_params),
-            _num(r.density),
+            str(r["model"]),
+            f"[bold]{bench}[/bold]" if bench == AGGREGATE else bench,
+            fmt_num(r["params"]),
+            fmt_num(r["active_params"]),
+            fmt_num(r.get("score")),
+            fmt_num(r["effective_params"]),
+            fmt_num(r["density_active"]),
         ]
         if intervals:
-            cells.append(f"[{_num(r.density_lo)}, {_num(r.density_hi)}]")
-        if moe:
-            cells.append(_num(r.density_active))
-        cells.append(str(r.status))
+            cells.append(fmt_interval(r["density_active_lo"], r["density_active_hi"]))
+        cells.append(fmt_num(r["density_total"]))
+        if intervals:
+            cells.append(fmt_interval(r["density_total_lo"], r["density_total_hi"]))
+        cells.append(str(r["status"]))
         t.add_row(*cells)
     return t
 
@@ -235,7 +226,7 @@ def density_command(
         from densing.analysis import builtin_frame
 
         with progress_bar("bootstrap built-in frame", bootstrap, quiet=as_json) as advance:
-            fr = builtin_frame(
+            fr: Frame = builtin_frame(
                 n_resamples=bootstrap,
                 level=level or 0.95,
                 warm_start=warm_start,
@@ -247,7 +238,7 @@ def density_command(
     lvl = fr.level if level is None else level
     if out is not None:
         res.to_csv(out, index=False)
-    intervals = bool(getattr(fr, "n_resamples", 0))
+    intervals = bool(fr.n_resamples)
     if as_json:
         print_json(
             {
@@ -307,12 +298,9 @@ def predict_command(
         t.add_column(f"loss {100 * lvl:g}%", justify="right")
         t.add_column(f"score {100 * lvl:g}%", justify="right")
     for r in res.itertuples(index=False):
-        cells = [str(r.benchmark), _num(r.loss), _num(r.score)]
+        cells = [str(r.benchmark), fmt_num(r.loss), fmt_num(r.score)]
         if intervals:
-            cells += [
-                f"[{_num(r.loss_lo)}, {_num(r.loss_hi)}]",
-                f"[{_num(r.score_lo)}, {_num(r.score_hi)}]",
-            ]
+            cells += [fmt_interval(r.loss_lo, r.loss_hi), fmt_interval(r.score_lo, r.score_hi)]
         t.add_row(*cells)
     console.print(t)
 

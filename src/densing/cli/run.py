@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from densing.cli._common import check_bootstrap_options, console, err_console, print_json
 from densing.errors import DensingInputError
+from densing.formatting import fmt_interval, fmt_num, fmt_params
+from densing.units import DAYS_PER_MONTH
 
 BenchOpt = Annotated[
     str | None,
@@ -46,20 +48,11 @@ def _spec(reference_family: str | None, benchmarks: str | None, with_reported: b
 
 
 def _fmt(x: float, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if isinstance(x, float) and math.isinf(x):
-        return "∞"
-    return f"{x:.{digits}g}"
+    return fmt_num(x, digits)
 
 
 def _size(n: float) -> str:
-    if not math.isfinite(n):
-        return _fmt(n)
-    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6)):
-        if n >= div:
-            return f"{n / div:.3g}{unit}"
-    return f"{n:.3g}"
+    return fmt_params(n)
 
 
 def _leaderboard(analysis, top: int) -> Table:
@@ -85,8 +78,8 @@ def _leaderboard(analysis, top: int) -> Table:
             str(r.release_date)[:10],
             _size(r.active_params),
             _size(r.effective_params),
-            _fmt(r.density),
-            f"[{_fmt(r.density_lo)}, {_fmt(r.density_hi)}]",
+            _fmt(r.density_active),
+            fmt_interval(r.density_active_lo, r.density_active_hi),
             r.status + (" ◆" if r.on_envelope else ""),
         )
     t.caption = "◆ on the envelope (set a new maximum density when released)"
@@ -107,7 +100,7 @@ def _law_table(analysis) -> Table:
     t.add_row(
         "doubling time (months)",
         _fmt(tr.doubling_time_months),
-        f"[{_fmt(dd[0] / 30.44)}, {_fmt(dd[1] / 30.44)}]",
+        fmt_interval(dd[0] / DAYS_PER_MONTH, dd[1] / DAYS_PER_MONTH),
     )
     t.add_row(
         "doubling time (days)", _fmt(tr.doubling_time_days), f"[{_fmt(dd[0])}, {_fmt(dd[1])}]"
@@ -220,7 +213,7 @@ def run_command(
         transient=True,
         disable=quiet,
     ) as prog:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, Any] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -248,7 +241,9 @@ def run_command(
                 "trend": analysis.trend_dict(),
                 "sensitivity": analysis.sensitivity.to_dict(orient="records"),
                 "top": d[d["in_trend"]]
-                .head(top)[["model", "density", "density_lo", "density_hi", "status"]]
+                .head(top)[
+                    ["model", "density_active", "density_active_lo", "density_active_hi", "status"]
+                ]
                 .to_dict(orient="records"),
                 "outputs": {k: str(v) for k, v in paths.items()},
                 "seconds": elapsed,

@@ -17,6 +17,7 @@ from densing.io import (
     id_column,
     label_column,
     numeric_column,
+    parse_iso_date,
     read_table,
     require_columns,
 )
@@ -26,18 +27,13 @@ from densing.trend import CHATGPT_RELEASE, TrendFit, TrendResult, bootstrap_tren
 def _parse_breakpoint(value: str | None):
     if value is None:
         return None
-    import pandas as pd
-
-    try:
-        ts = pd.Timestamp(value.strip())
-    except (ValueError, TypeError):
-        ts = pd.NaT
-    if pd.isna(ts):
+    day = parse_iso_date(value)
+    if day is None:
         raise DensingInputError(
             f"--breakpoint '{value}' is not a date; expected an ISO date YYYY-MM-DD "
             f"(e.g. {CHATGPT_RELEASE.isoformat()}, ChatGPT's release)"
         )
-    return ts.date()
+    return day
 
 
 def _num(v: float) -> str:
@@ -141,8 +137,12 @@ def trend_command(
         str, typer.Option("--date-col", help="Column of release dates.")
     ] = "release_date",
     density_col: Annotated[
-        str, typer.Option("--density-col", help="Column of densities.")
-    ] = "density",
+        str | None,
+        typer.Option(
+            "--density-col",
+            help="Column of densities (default: density_active, else density).",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object, no table.")
     ] = False,
@@ -151,6 +151,8 @@ def trend_command(
     check_bootstrap_options(bootstrap, level)
     bp = _parse_breakpoint(breakpoint)
     df = read_table(file)
+    if density_col is None:
+        density_col = "density_active" if "density_active" in df.columns else "density"
     cols = [model_col, date_col, density_col] + ([group_col] if group_col else [])
     require_columns(df, cols)
     models = id_column(df, model_col)

@@ -28,9 +28,9 @@ DENSITY_COLUMNS = (
     "params",
     "active_params",
     "effective_params",
-    "density",
-    "density_lo",
-    "density_hi",
+    "density_active",
+    "density_active_lo",
+    "density_active_hi",
     "status",
     "frame",
 )
@@ -99,7 +99,8 @@ class ReportBundle:
     section whose input is missing says so instead of showing an empty plot.
 
     - ``densities``: one row per model with columns model, family, release_date, params,
-      active_params, effective_params, density, density_lo, density_hi, status
+      active_params, effective_params, density_active, density_active_lo, density_active_hi,
+      status
       ("ok" | "above_range" | "below_range" | ...), frame; optionally density_total
       (MoE, against total parameters) and per-benchmark columns (any other column).
     - ``trend``: A_per_day, B, r2, doubling_time_days, doubling_time_months, n_models,

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from densing.report._format import fmt_interval, fmt_num, fmt_params, is_number
+from densing.formatting import fmt_interval, fmt_num, fmt_params, is_number
 
 CHATGPT_RELEASE = pd.Timestamp("2022-11-30")
 PALETTE = (
@@ -78,7 +78,7 @@ def _color_map(groups: list[str]) -> dict[str, str]:
 
 def density_points(densities: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split models into those drawable on a log density axis and those that are not."""
-    rho = _num(densities["density"])
+    rho = _num(densities["density_active"])
     dated = pd.to_datetime(densities["release_date"], errors="coerce").notna().to_numpy()
     ok = np.isfinite(rho) & (rho > 0) & dated
     return densities[ok].copy(), densities[~ok].copy()
@@ -96,7 +96,9 @@ def _density_hover(d: pd.DataFrame) -> tuple[np.ndarray, str]:
     rows = []
     for _, r in d.iterrows():
         active = r.get("active_params")
-        moe = is_number(active) and is_number(r["params"]) and float(active) < float(r["params"])
+        moe = (
+            is_number(active) and is_number(r["params"]) and float(active or 0) < float(r["params"])
+        )
         size = (
             f"{fmt_params(active)} active / {fmt_params(r['params'])} total"
             if moe
@@ -112,8 +114,8 @@ def _density_hover(d: pd.DataFrame) -> tuple[np.ndarray, str]:
                 pd.Timestamp(r["release_date"]).strftime("%Y-%m-%d"),
                 size,
                 fmt_params(r["effective_params"]),
-                fmt_num(r["density"]),
-                fmt_interval(r["density_lo"], r["density_hi"]),
+                fmt_num(r["density_active"]),
+                fmt_interval(r["density_active_lo"], r["density_active_hi"]),
                 str(r["status"]) + extra,
             ]
         )
@@ -128,10 +130,10 @@ def _density_hover(d: pd.DataFrame) -> tuple[np.ndarray, str]:
     return np.array(rows, dtype=object), template
 
 
-def _error_bars(d: pd.DataFrame, col: str = "density") -> dict[str, Any]:
+def _error_bars(d: pd.DataFrame, col: str = "density_active") -> dict[str, Any]:
     rho = _num(d[col])
-    lo = _num(d["density_lo"])
-    hi = _num(d["density_hi"])
+    lo = _num(d["density_active_lo"])
+    hi = _num(d["density_active_hi"])
     plus = np.where(np.isfinite(hi), np.maximum(hi - rho, 0), 0.0)
     minus = np.where(np.isfinite(lo), np.maximum(rho - lo, 0), 0.0)
     return {
@@ -222,7 +224,7 @@ def density_figure(
         fig.add_trace(
             go.Scatter(
                 x=part["release_date"],
-                y=_num(part["density"]),
+                y=_num(part["density_active"]),
                 mode="lines+markers" if is_env else "markers",
                 line={"color": color, "width": 1, "dash": "dot"} if is_env else None,
                 marker={
@@ -278,7 +280,11 @@ def density_figure(
     fig.add_hline(y=1, line={"color": "#aaa", "width": 1})
     _base_layout(fig, height=560)
     fig.update_xaxes(title_text="release date")
-    span = [_num(shown["density"]), _num(shown["density_lo"]), _num(shown["density_hi"])]
+    span = [
+        _num(shown["density_active"]),
+        _num(shown["density_active_lo"]),
+        _num(shown["density_active_hi"]),
+    ]
     if band is not None:
         span += [_num(band["fit"])]
     fig.update_yaxes(

@@ -15,6 +15,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 import densing
+from densing.formatting import fmt_interval, fmt_num, fmt_params, is_number, pair
 from densing.report._bundle import DENSITY_COLUMNS, ReportBundle
 from densing.report._figures import (
     density_figure,
@@ -24,9 +25,8 @@ from densing.report._figures import (
     sigmoid_figure,
     why_not_drawn,
 )
-from densing.report._format import fmt_interval, fmt_num, fmt_params, is_number, pair
+from densing.units import DAYS_PER_MONTH
 
-DAYS_PER_MONTH = 365.25 / 12
 SEGMENT_LABELS = {"before": "before ChatGPT", "after": "after ChatGPT"}
 PLOT_IDS = ("plot-density", "plot-fit", "plot-sigmoids", "plot-sensitivity")
 
@@ -51,8 +51,8 @@ def _json_safe(text: str) -> str:
 
 def _months_per_day(trend: dict[str, Any]) -> float:
     d, m = trend.get("doubling_time_days"), trend.get("doubling_time_months")
-    if is_number(d) and is_number(m) and float(d) != 0:
-        return float(m) / float(d)
+    if is_number(d) and is_number(m) and float(d or 0) != 0:
+        return float(m or 0) / float(d or 1)
     return 1.0 / DAYS_PER_MONTH
 
 
@@ -97,7 +97,9 @@ def _headline(bundle: ReportBundle) -> str:
     t = bundle.trend
     intervals = t.get("intervals") or {}
     level = t.get("interval_level")
-    level_txt = f"{fmt_num(100 * float(level), 3)}% interval" if is_number(level) else "interval"
+    level_txt = (
+        f"{fmt_num(100 * float(level or 0), 3)}% interval" if is_number(level) else "interval"
+    )
     m_lo, m_hi = _doubling_months_interval(t)
     a_lo, a_hi = pair(intervals.get("A_per_day"))
     months = t.get("doubling_time_months")
@@ -383,7 +385,7 @@ def _sort_attr(v: Any) -> str:
 def _models_section(bundle: ReportBundle) -> str:
     d = bundle.densities.copy()
     d["release_date"] = pd.to_datetime(d["release_date"])
-    d = d.assign(_rho=pd.to_numeric(d["density"], errors="coerce")).sort_values(
+    d = d.assign(_rho=pd.to_numeric(d["density_active"], errors="coerce")).sort_values(
         "_rho", ascending=False, na_position="last", kind="stable"
     )
     envelope = {str(m) for m in (bundle.trend.get("envelope") or [])}
@@ -414,8 +416,8 @@ def _models_section(bundle: ReportBundle) -> str:
             f'<td class="num" data-sort="{_sort_attr(r["params"])}">{_e(fmt_params(r["params"]))}</td>',
             f'<td class="num" data-sort="{_sort_attr(r["active_params"])}">{_e(fmt_params(r["active_params"]))}</td>',
             f'<td class="num" data-sort="{_sort_attr(r["effective_params"])}">{_e(fmt_params(r["effective_params"]))}</td>',
-            f'<td class="num" data-sort="{_sort_attr(r["density"])}">{_e(fmt_num(r["density"]))}</td>',
-            f'<td class="num" data-sort="{_sort_attr(r["density_lo"])}">{_e(fmt_interval(r["density_lo"], r["density_hi"]))}</td>',
+            f'<td class="num" data-sort="{_sort_attr(r["density_active"])}">{_e(fmt_num(r["density_active"]))}</td>',
+            f'<td class="num" data-sort="{_sort_attr(r["density_active_lo"])}">{_e(fmt_interval(r["density_active_lo"], r["density_active_hi"]))}</td>',
         ]
         if has_total:
             cells.append(

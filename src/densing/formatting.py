@@ -1,4 +1,8 @@
-"""Small number formatters shared by the figures and the HTML tables."""
+"""The one number formatter of densing: CLI tables, summaries and the report use it.
+
+Numbers are never truncated: a value is shown with ``digits`` significant digits (scientific
+notation below 1e-3 and from 1e6 on), infinities are spelled out, missing values are '—'.
+"""
 
 from __future__ import annotations
 
@@ -56,3 +60,10 @@ def pair(value: Any) -> tuple[Any, Any]:
     if isinstance(value, list | tuple) and len(value) == 2:
         return value[0], value[1]
     return None, None
+
+
+def fmt_months(days: Any, digits: int = 3) -> str:
+    """A duration in days shown in months (of :data:`densing.units.DAYS_PER_MONTH`)."""
+    from densing.units import DAYS_PER_MONTH
+
+    return fmt_num(float(days) / DAYS_PER_MONTH, digits) if is_number(days) else fmt_num(days)
