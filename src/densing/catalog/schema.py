@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from densing import io
 from densing.errors import DensingInputError
 
 #: Canonical benchmark name -> what it measures (scores are fractions in [0, 1]).
@@ -137,20 +138,16 @@ def canonical_benchmark(name: str) -> str:
 
 
 def parse_iso_date(value: Any) -> _dt.date:
-    """A ``YYYY-MM-DD`` text (or a date) as a date; anything else is a ``ValueError``."""
-    if isinstance(value, _dt.datetime):
-        if value.time() != _dt.time():
-            raise ValueError(f"expected a date YYYY-MM-DD without a time, got {value!r}")
-        return value.date()
-    if isinstance(value, _dt.date):
-        return value
-    text = value.strip() if isinstance(value, str) else None
-    if text is None or not ISO_DATE.match(text):
-        raise ValueError(f"expected an ISO date YYYY-MM-DD, got {value!r}")
-    try:
-        return _dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise ValueError(f"'{text}' is not a calendar date ({exc}); expected YYYY-MM-DD") from exc
+    """A ``YYYY-MM-DD`` text (or a date, or a timestamp without a time) as a date; anything
+    else is a ``ValueError`` saying what was expected (:func:`densing.io.parse_iso_date`)."""
+    if isinstance(value, _dt.datetime) and value.time() != _dt.time():
+        raise ValueError(f"expected a date YYYY-MM-DD without a time, got {value!r}")
+    day = io.parse_iso_date(value)
+    if day is not None:
+        return day
+    if isinstance(value, str) and ISO_DATE.match(value.strip()):
+        raise ValueError(f"'{value.strip()}' is not a calendar date; expected YYYY-MM-DD")
+    raise ValueError(f"expected an ISO date YYYY-MM-DD, got {value!r}")
 
 
 class SourceEntry(BaseModel):
