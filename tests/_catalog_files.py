@@ -6,8 +6,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from densing.cli import main
 from densing.errors import DensingInputError
 
 TODAY = dt.date(2026, 11, 25)
@@ -73,3 +75,14 @@ def data_dir(tmp_path: Path, files: dict[str, dict[str, Any]]) -> Path:
 def one(problems: list[DensingInputError]) -> DensingInputError:
     assert len(problems) == 1, [str(p) for p in problems]
     return problems[0]
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run ``densing ARGV`` through the real entry point: (exit code, stdout, stderr)."""
+    code = 0
+    try:
+        main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -11,20 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from _catalog_files import run_cli as run
 from densing.catalog import load
-from densing.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

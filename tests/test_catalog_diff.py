@@ -8,19 +8,9 @@ from pathlib import Path
 import pytest
 
 from _catalog_files import TODAY, data_dir, family, model
+from _catalog_files import run_cli as run
 from densing.catalog import load
 from densing.catalog.diff import diff
-from densing.cli import main
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

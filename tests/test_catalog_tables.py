@@ -228,25 +228,30 @@ def test_shots_as_digits_and_cot_words_are_read(tmp_path: Path) -> None:
     assert p1.location.column == "mmlu_cot" and "expected cot as true or false" in str(p1)
 
 
-def test_active_params_above_params_in_a_table(tmp_path: Path) -> None:
-    p = _table(
-        tmp_path,
-        "id,family,params,active_params,arch,release_date,source\n"
-        "me/moe-8b,M,8e9,9e9,moe,2025-01-01,our report\n",
-    )
-    p1 = one(validate(p))
-    assert (p1.location.row, p1.location.column) == (1, "active_params")
-    assert "active_params 9e+09 is larger than params 8e+09" in str(p1)
-
-
-def test_a_second_model_row_in_a_wide_table_is_a_duplicate(tmp_path: Path) -> None:
-    p = _table(
-        tmp_path,
-        "id,family,params,release_date,source\n"
-        "me/m-7b,M,7e9,2025-01-01,our report\nme/m-7b,M,6.7e9,2025-01-01,our report\n",
-    )
-    p1 = one(validate(p))
-    assert p1.location.row == 2 and "duplicated model id 'me/m-7b'" in str(p1)
+@pytest.mark.parametrize(
+    ("rows", "row", "column", "phrase"),
+    [
+        (
+            "id,family,params,active_params,arch,release_date,source\n"
+            "me/moe-8b,M,8e9,9e9,moe,2025-01-01,our report\n",
+            1,
+            "active_params",
+            "active_params 9e+09 is larger than params 8e+09",
+        ),
+        (
+            "id,family,params,release_date,source\n"
+            "me/m-7b,M,7e9,2025-01-01,our report\nme/m-7b,M,6.7e9,2025-01-01,our report\n",
+            2,
+            "id",
+            "duplicated model id 'me/m-7b'",
+        ),
+    ],
+)
+def test_model_rules_in_a_wide_table(
+    tmp_path: Path, rows: str, row: int, column: str, phrase: str
+) -> None:
+    p1 = one(validate(_table(tmp_path, rows)))
+    assert (p1.location.row, p1.location.column) == (row, column) and phrase in str(p1)
 
 
 def test_unsupported_suffix_and_directory(tmp_path: Path) -> None:

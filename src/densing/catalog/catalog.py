@@ -17,25 +17,18 @@ from typing import Any
 
 import pandas as pd
 
-from densing.catalog.schema import BENCHMARKS, canonical_benchmark, setting_rank, suggest
+from densing.catalog.schema import (
+    BENCHMARKS,
+    MODEL_FIELDS,
+    SCORE_FIELDS,
+    canonical_benchmark,
+    setting_rank,
+    suggest,
+)
 from densing.errors import DensingInputError
 
-MODEL_COLUMNS = (
-    "id",
-    "family",
-    "params",
-    "active_params",
-    "tokens",
-    "release_date",
-    "arch",
-    "notes",
-    "params_source",
-    "tokens_source",
-    "date_source",
-    "derived_from",
-    "origin",
-)
-SCORE_COLUMNS = ("id", "benchmark", "score", "shots", "cot", "setting", "source")
+MODEL_COLUMNS = (*MODEL_FIELDS, "origin")
+SCORE_COLUMNS = SCORE_FIELDS
 
 
 def _as_list(x: str | Sequence[str] | None) -> list[str] | None:

@@ -17,12 +17,13 @@ from typing import Any
 
 import pandas as pd
 
-from densing.catalog.catalog import MODEL_COLUMNS, Catalog
+from densing.catalog.catalog import Catalog
 from densing.catalog.loader import load
+from densing.catalog.schema import MODEL_FIELDS
 from densing.errors import DensingInputError
 
 SCORE_KEY = ("id", "benchmark", "setting", "shots", "cot", "source")
-FIELDS = tuple(c for c in MODEL_COLUMNS if c not in ("id", "origin"))
+FIELDS = MODEL_FIELDS[1:]  # all but the id
 
 
 def load_side(path: str | Path, sources_from: str | Path | None = None) -> Catalog:

@@ -98,6 +98,24 @@ OPENLLM_V1_BENCHMARKS = frozenset(
 )
 OPENLLM_V2_BENCHMARKS = frozenset({"bbh", "gpqa", "ifeval", "math_hard", "mmlu_pro", "musr"})
 
+#: A model's fields in tables, in order (the loaded catalog adds ``origin``).
+MODEL_FIELDS = (
+    "id",
+    "family",
+    "params",
+    "active_params",
+    "tokens",
+    "release_date",
+    "arch",
+    "notes",
+    "params_source",
+    "tokens_source",
+    "date_source",
+    "derived_from",
+)
+#: A score's fields in tables, in order.
+SCORE_FIELDS = ("id", "benchmark", "score", "shots", "cot", "setting", "source")
+
 EARLIEST_DATE = _dt.date(2018, 1, 1)
 MIN_PARAMS, MAX_PARAMS = 1e6, 1e13
 MIN_TOKENS, MAX_TOKENS = 1e8, 1e15

@@ -27,32 +27,25 @@ import numpy as np
 import pandas as pd
 
 from densing.catalog._records import Problems, RawModel, SourceRead
-from densing.catalog.schema import BENCHMARKS, SourceEntry, canonical_benchmark, suggest
+from densing.catalog.schema import (
+    BENCHMARKS,
+    MODEL_FIELDS,
+    SourceEntry,
+    canonical_benchmark,
+    suggest,
+)
 from densing.errors import DensingInputError
 from densing.io import read_table
 
-MODEL_FIELDS = (
-    "id",
-    "family",
-    "params",
-    "active_params",
-    "tokens",
-    "release_date",
-    "arch",
-    "notes",
-    "source",
-    "params_source",
-    "tokens_source",
-    "date_source",
-    "derived_from",
-    "setting",
-)
+#: Model columns of a user table: the model's fields, ``source`` (the default source of every
+#: value in the row) and ``setting`` (the default setting of its scores).
+MODEL_COLUMNS = (*MODEL_FIELDS, "source", "setting")
 #: Columns of one score in the long layout (with ``setting`` and ``source``).
 LONG_FIELDS = ("benchmark", "score", "shots", "cot")
 SCORE_SUFFIXES = ("shots", "setting", "source", "cot")
 REQUIRED = ("id", "family", "params", "release_date")
 # model columns whose values must agree on every row of one model in the long layout
-_SHARED = tuple(c for c in MODEL_FIELDS if c not in ("id", "source", "setting"))
+_SHARED = MODEL_FIELDS[1:]
 
 
 def cell(v: Any) -> Any:
@@ -87,9 +80,9 @@ def _columns(df: pd.DataFrame, file: str) -> pd.DataFrame:
 
 def _allowed(long: bool) -> set[str]:
     if long:
-        return set(MODEL_FIELDS) | set(LONG_FIELDS)
+        return set(MODEL_COLUMNS) | set(LONG_FIELDS)
     return (
-        set(MODEL_FIELDS)
+        set(MODEL_COLUMNS)
         | {f"{b}_{x}" for b in BENCHMARKS for x in SCORE_SUFFIXES}
         | set(BENCHMARKS)
     )
@@ -104,7 +97,7 @@ def _unknown_column(c: str, long: bool) -> str:
     )
     return (
         f"unknown column '{c}'{suggest(c, sorted(_allowed(long)))}; expected model fields "
-        f"({', '.join(MODEL_FIELDS)}) or {what}"
+        f"({', '.join(MODEL_COLUMNS)}) or {what}"
     )
 
 
