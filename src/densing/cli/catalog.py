@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from densing.cli._common import console, err_console, print_json
 from densing.errors import DensingInputError
@@ -23,21 +23,27 @@ if TYPE_CHECKING:  # the catalog is imported by the commands, when they run
     from densing.catalog import Catalog
 
 
-class _Command(TyperCommand):
-    """Help text printed as written (``[active_params]`` is not Rich markup) and flags
-    without a ``<bool>`` value type."""
+class _PlainHelp:
+    """Help printed as written (``[active_params]`` is not Rich markup) and flags, ``--help``
+    included, without a ``<bool>`` value type."""
 
+    def get_help_option(self, ctx: Any) -> Any:
+        opt = super().get_help_option(ctx)  # type: ignore[misc]  # a mixin of TyperCommand/Group
+        if opt is not None:
+            _plain(opt)
+        return opt
+
+
+class _Command(_PlainHelp, TyperCommand):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.help = escape(self.help) if self.help else self.help
         for p in self.params:
             _plain(p)
 
-    def get_help_option(self, ctx: Any) -> Any:
-        opt = super().get_help_option(ctx)
-        if opt is not None:
-            _plain(opt)
-        return opt
+
+class _Group(_PlainHelp, TyperGroup):
+    pass
 
 
 def _plain(param: Any) -> None:
@@ -517,6 +523,7 @@ def register(app: typer.Typer) -> None:
         name="catalog",
         help="The built-in catalog of open base models: list, show, validate, export, diff.",
         no_args_is_help=True,
+        cls=_Group,
     )
     for name, fn in (
         ("list", list_models),
