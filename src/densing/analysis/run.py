@@ -14,6 +14,7 @@ from densing.analysis.specs import DEFAULT_FRAME, DEFAULT_SINCE, FrameSpec
 from densing.bootstrap import BootstrapSpec
 from densing.catalog import Catalog
 from densing.errors import DensingInputError
+from densing.frames import DENSITY_OUTPUT_COLUMNS
 from densing.scoreframe import ScoreFrame, fit_score_frame
 from densing.status import FINITE_STATUSES
 from densing.trend import TrendResult, bootstrap_trend
@@ -23,18 +24,7 @@ DENSITY_TABLE_COLUMNS = (
     "model",
     "family",
     "release_date",
-    "params",
-    "active_params",
-    "effective_params",
-    "effective_params_lo",
-    "effective_params_hi",
-    "density_active",
-    "density_active_lo",
-    "density_active_hi",
-    "density_total",
-    "density_total_lo",
-    "density_total_hi",
-    "status",
+    *(c for c in DENSITY_OUTPUT_COLUMNS if c not in ("model", "benchmark")),
     "theta",
     "n_benchmarks",
     "n_reported_scores",
@@ -232,8 +222,5 @@ def builtin_frame(
     """A score-mode frame fitted on the built-in catalog, with its bootstrap replicates."""
     from densing.catalog import load
 
-    _, frame = fit_frame_spec(
-        load(), spec, n_resamples=n_resamples, seed=seed, level=level,
-        warm_start=warm_start, progress=progress,
-    )  # fmt: skip
-    return frame
+    opts = {"n_resamples": n_resamples, "seed": seed, "level": level, "warm_start": warm_start}
+    return fit_frame_spec(load(), spec, progress=progress, **opts)[1]  # type: ignore[arg-type]

@@ -242,8 +242,9 @@ def _build(c: _Collected) -> Catalog:
     models["release_date"] = pd.to_datetime(models["release_date"])
     for col in ("params", "active_params", "tokens"):
         models[col] = models[col].astype(float)
-    models["tokens_source"] = models["tokens_source"].astype(object)
-    models.loc[models["tokens_source"].isna(), "tokens_source"] = None
+    for col in ("tokens_source", "derived_from"):  # object columns, None where absent
+        models[col] = models[col].astype(object)
+        models.loc[models[col].isna(), col] = None
     srows = [row for p in c.models for row in _score_rows(p)]
     scores = pd.DataFrame(srows, columns=list(SCORE_COLUMNS))
     scores["score"] = scores["score"].astype(float)

@@ -167,7 +167,7 @@ class _Rows:
             "date_source": self.field_source(r, "date_source", cols),
             "arch": arch,
             "notes": r.get("notes") or "",
-            "derived_from": r.get("derived_from"),
+            "derived_from": None if r.get("derived_from") is None else str(r["derived_from"]),
             "scores": [],
         }
         if tokens is None:

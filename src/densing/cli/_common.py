@@ -6,8 +6,9 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -23,6 +24,20 @@ from densing.errors import DensingInputError
 
 console = Console()
 err_console = Console(stderr=True)
+
+# Options shared by several commands (one help text each).
+BootstrapOpt = Annotated[
+    int, typer.Option("--bootstrap", help="Bootstrap resamples (0: point estimates only).")
+]
+LevelOpt = Annotated[
+    float, typer.Option("--level", help="Confidence level of the intervals, in (0, 1).")
+]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="Random seed of the bootstrap (same seed, same numbers).")
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")
+]
 
 
 @contextmanager

@@ -6,22 +6,20 @@ import numpy as np
 import pandas as pd
 
 from densing.errors import DensingInputError
-from densing.io import numeric_column, require_columns, score_column, source_of
+from densing.io import numeric_column, require_columns, score_column, source_of, text_column
 
 
-def str_column(df: pd.DataFrame, col: str, file: str | None) -> np.ndarray:
-    """A required text column: no blank cell, values stripped."""
-    require_columns(df, [col], file=file)
-    vals = df[col].tolist()
-    for i, v in enumerate(vals):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "":
-            raise DensingInputError("missing value", file=file, row=i + 1, column=col)
-    return np.array([str(v).strip() for v in vals], dtype=object)
-
-
-def _first_duplicate(df: pd.DataFrame, keys: list[str]) -> int | None:
-    dup = df.duplicated(keys)
-    return int(np.flatnonzero(dup.to_numpy())[0]) if dup.any() else None
+def _refuse_duplicates(out: pd.DataFrame, keys: list[str], what: str, file: str | None) -> None:
+    dup = out.duplicated(keys)
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DensingInputError(
+            f"duplicated {what} (model '{out['model'][i]}', benchmark '{out['benchmark'][i]}'"
+            + (", same params and tokens)" if "tokens" in keys else ")"),
+            file=file,
+            row=i + 1,
+            column="model",
+        )
 
 
 def reference_table(df: pd.DataFrame, uses_tokens: bool) -> pd.DataFrame:
@@ -38,8 +36,8 @@ def reference_table(df: pd.DataFrame, uses_tokens: bool) -> pd.DataFrame:
     require_columns(df, ["model", "params", "benchmark", "loss"], file=file)
     out = pd.DataFrame(
         {
-            "model": str_column(df, "model", file),
-            "benchmark": str_column(df, "benchmark", file),
+            "model": text_column(df, "model", file=file),
+            "benchmark": text_column(df, "benchmark", file=file),
             "params": numeric_column(df, "params", positive=True, file=file),
             "tokens": numeric_column(df, "tokens", positive=True, file=file)
             if uses_tokens
@@ -47,15 +45,7 @@ def reference_table(df: pd.DataFrame, uses_tokens: bool) -> pd.DataFrame:
             "loss": numeric_column(df, "loss", positive=True, file=file),
         }
     )
-    i = _first_duplicate(out, ["model", "benchmark", "params", "tokens"])
-    if i is not None:
-        raise DensingInputError(
-            f"duplicated reference run (model '{out['model'][i]}', benchmark "
-            f"'{out['benchmark'][i]}', same params and tokens)",
-            file=file,
-            row=i + 1,
-            column="model",
-        )
+    _refuse_duplicates(out, ["model", "benchmark", "params", "tokens"], "reference run", file)
     return out
 
 
@@ -65,19 +55,11 @@ def calibration_table(df: pd.DataFrame) -> pd.DataFrame:
     require_columns(df, ["model", "benchmark", "loss", "score"], file=file)
     out = pd.DataFrame(
         {
-            "model": str_column(df, "model", file),
-            "benchmark": str_column(df, "benchmark", file),
+            "model": text_column(df, "model", file=file),
+            "benchmark": text_column(df, "benchmark", file=file),
             "loss": numeric_column(df, "loss", positive=True, file=file),
             "score": score_column(df, "score", file=file),
         }
     )
-    i = _first_duplicate(out, ["model", "benchmark"])
-    if i is not None:
-        raise DensingInputError(
-            f"duplicated calibration point (model '{out['model'][i]}', benchmark "
-            f"'{out['benchmark'][i]}')",
-            file=file,
-            row=i + 1,
-            column="model",
-        )
+    _refuse_duplicates(out, ["model", "benchmark"], "calibration point", file)
     return out
