@@ -123,7 +123,7 @@ def analyze(
                 since=since,
                 progress=_stage(progress, f"frame {s.name}", sensitivity_resamples),
                 **law_opts,
-            )  # fmt: skip
+            )
         )
         timings[f"frame {s.name}"] = time.perf_counter() - t1
     # forecasts on benchmarks this frame has (the defaults name the default frame's)

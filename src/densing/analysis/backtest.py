@@ -154,8 +154,8 @@ def _forecast_rows(cf: CutoffFit, horizons: Sequence[int], last: _dt.date) -> li
                     "realised": realised,
                     "error": f - realised,
                     "covered": bool(f_lo <= realised <= f_hi) if name != BASELINE else None,
-                    "n_future": int(len(fut)),
-                }  # fmt: skip
+                    "n_future": len(fut),
+                }
             )
     return rows
 

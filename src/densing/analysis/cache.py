@@ -2,33 +2,24 @@
 ``--frame`` do not refit it on every call.
 
 Key: SHA-256 of the catalog's data files, the frame specification, the bootstrap options and
-densing's version. Location: ``$DENSING_CACHE_DIR``, else ``$XDG_CACHE_HOME/densing``, else
-``~/.cache/densing``; ``DENSING_NO_CACHE=1`` turns it off. A corrupt entry is refitted.
+densing's version. Location: ``frames/`` in the same cache folder as the catalog's parse cache
+(:func:`densing.catalog.cache.cache_dir`; ``DENSING_CACHE_DIR=off`` turns both off). A corrupt
+entry is refitted.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from densing import __version__
 from densing.analysis.run import builtin_frame
 from densing.analysis.specs import DEFAULT_FRAME, FrameSpec
+from densing.catalog.cache import cache_dir
 from densing.errors import DensingInputError
 from densing.frames import load_frame
 from densing.scoreframe import ScoreFrame
-
-
-def cache_dir() -> Path | None:
-    if os.environ.get("DENSING_NO_CACHE"):
-        return None
-    root = os.environ.get("DENSING_CACHE_DIR")
-    if root:
-        return Path(root)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "densing"
 
 
 def _catalog_hash() -> str:

@@ -83,7 +83,7 @@ SENSITIVITY_FRAMES: tuple[FrameSpec, ...] = (
         model="stitched",
         alpha=STITCHED_ALPHA,
         min_item_models=6,
-    ),  # fmt: skip
+    ),
     FrameSpec("qwen1.5-stitched", "Qwen1.5", None, model="stitched", alpha=STITCHED_ALPHA),
 )
 #: The frontier estimator reported as the densing law (chosen by the backtest; see README).

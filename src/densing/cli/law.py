@@ -64,7 +64,8 @@ def forecast_command(
 ) -> None:
     """By when should the densest models of N parameters reach SCORE on BENCHMARK?"""
     from densing import catalog as catalog_mod
-    from densing.analysis import DEFAULT_ESTIMATOR, forecast_table as fc_table, run_frame
+    from densing.analysis import DEFAULT_ESTIMATOR, run_frame
+    from densing.analysis import forecast_table as fc_table
     from densing.cli.frame import parse_count
 
     _check_score(score)
