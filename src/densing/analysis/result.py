@@ -35,6 +35,7 @@ class Analysis:
     breakpoint_note: str = ""
     forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)
     timings: dict[str, float] = field(default_factory=dict)
+    backtest: Any = None  # BacktestResult of `densing run --backtest`, else None
 
     @property
     def sensitivity(self) -> pd.DataFrame:
@@ -158,6 +159,7 @@ class Analysis:
             sigmoids=sig_curves,
             sigmoid_points=sig_pts,
             sensitivity=self.sensitivity,
+            backtest=None if self.backtest is None else self.backtest.to_dict(),
             paper_comparison=paper_comparison(),
             generated_at=_dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
             densing_version=__version__,
@@ -183,6 +185,11 @@ class Analysis:
         dens["release_date"] = pd.to_datetime(dens["release_date"]).dt.date.astype(str)
         dens.to_csv(paths["densities"], index=False)
         paths["trend"].write_text(json.dumps(self.trend_dict(), indent=2) + "\n")
+        if self.backtest is not None:
+            paths["backtest"] = self.backtest.to_json(out / "backtest.json")
+        if self.main.frame.item_info is not None:
+            paths["items"] = out / "items.csv"
+            self.main.frame.item_info.to_csv(paths["items"], index=False)
         self.main.frame.to_json(paths["frame"])
         write_bundle(self.to_bundle(), paths["bundle"])
         # render from the saved bundle, so `densing report` re-renders the same page

@@ -133,6 +133,15 @@ def _warn_unused_user_scores(catalog: Any, extra: list[Path] | None, analysis: A
         )
 
 
+def _with_backtest(analysis: Any, cat: Any, spec: Any, seed: int, level: float, basis: str) -> Any:
+    from densing.analysis.backtest import run_backtest
+
+    t = time.perf_counter()
+    res = run_backtest(cat, spec, seed=seed, level=level, density_basis=basis)
+    timings = {**analysis.timings, "backtest": time.perf_counter() - t}
+    return replace(analysis, backtest=res, timings=timings)
+
+
 def _progress_context(quiet: bool) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -203,6 +212,10 @@ def run_command(
     seed: SeedOpt = 0,
     top: Annotated[int, typer.Option("--top", help="Rows of the leaderboard (>= 1).")] = 15,
     extra: ExtraOpt = None,
+    backtest: Annotated[
+        bool,
+        typer.Option("--backtest", help="Also run the backtest (slow) and add its report panel."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables on stdout.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -236,6 +249,8 @@ def run_command(
             estimator=estimator or DEFAULT_ESTIMATOR, include_uninformative=include_uninformative,
             density_basis=density_basis, progress=progress,
         )  # fmt: skip
+        if backtest:
+            analysis = _with_backtest(analysis, cat, spec, seed, level, density_basis)
         t1 = time.perf_counter()
         paths = analysis.write(out)
     timings = {"catalog": 0.0, **analysis.timings, "report": time.perf_counter() - t1}
