@@ -419,7 +419,10 @@ def _user_csv(tmp_path: Path, text: str) -> Path:
     return p
 
 
-USER_HEADER = "id,family,params,tokens,release_date,source,mmlu,mmlu_setting,gsm8k,gsm8k_source\n"
+USER_HEADER = (
+    "id,family,params,tokens,release_date,source,mmlu,mmlu_setting,gsm8k,gsm8k_source,"
+    "mmlu_shots,gsm8k_shots\n"
+)
 
 
 def test_user_csv_merges_and_overrides(tmp_path: Path, shipped: Catalog) -> None:
@@ -427,8 +430,8 @@ def test_user_csv_merges_and_overrides(tmp_path: Path, shipped: Catalog) -> None
     p = _user_csv(
         tmp_path,
         USER_HEADER
-        + "my-org/tiny-1b,Tiny,1.1e9,3e12,2025-02-01,our tech report 2025,0.31,own-lm-eval-0.4,0.05,https://example.org/x\n"
-        + f"{existing},Override,7e9,,2024-01-01,our re-evaluation 2025,0.5,,,\n",
+        + "my-org/tiny-1b,Tiny,1.1e9,3e12,2025-02-01,our tech report 2025,0.31,own-lm-eval-0.4,0.05,https://example.org/x,5,8\n"
+        + f"{existing},Override,7e9,,2024-01-01,our re-evaluation 2025,0.5,,,,5,\n",
     )
     cat = load(p)
     assert len(cat) == len(shipped) + 1
@@ -451,8 +454,8 @@ def test_user_csv_percentage_names_row_and_column(tmp_path: Path) -> None:
     p = _user_csv(
         tmp_path,
         USER_HEADER
-        + "a/one-1b,T,1e9,,2024-01-01,our report 2025,0.3,,,\n"
-        + "a/two-1b,T,1e9,,2024-01-01,our report 2025,87,,,\n",
+        + "a/one-1b,T,1e9,,2024-01-01,our report 2025,0.3,,,,5,\n"
+        + "a/two-1b,T,1e9,,2024-01-01,our report 2025,87,,,,5,\n",
     )
     p1 = one(validate(p))
     assert p1.location.file == str(p) and p1.location.row == 2 and p1.location.column == "mmlu"
@@ -486,8 +489,8 @@ def test_user_csv_duplicate_and_unknown_column(tmp_path: Path) -> None:
     p = _user_csv(
         tmp_path,
         USER_HEADER
-        + "a/x-1b,T,1e9,,2024-01-01,our report 2025,,,,\n"
-        + "a/x-1b,T,1e9,,2024-01-01,our report 2025,,,,\n",
+        + "a/x-1b,T,1e9,,2024-01-01,our report 2025,,,,,,\n"
+        + "a/x-1b,T,1e9,,2024-01-01,our report 2025,,,,,,\n",
     )
     p1 = one(validate(p))
     assert p1.location.row == 2 and "duplicated model id 'a/x-1b'" in str(p1)

@@ -42,6 +42,7 @@ EXPECTED = {
     "not-yaml.yaml": "not valid YAML at line",
     "openllm-v1-benchmark.yaml": "not part of the openllm-v1 setting",
     "percentage-score.yaml": "looks like a percentage",
+    "reported-without-shots.yaml": "a reported score needs the number of shots",
     "release-date-month-13.yaml": "'2024-13-01' is not a calendar date",
     "release-date-not-iso.yaml": "expected an ISO date YYYY-MM-DD, got '2024-3-1'",
     "shots-not-integer.yaml": "number of shots as an integer",

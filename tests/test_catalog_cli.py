@@ -87,16 +87,17 @@ def test_validate_builtin_ok(capsys, cat) -> None:
 def test_validate_bad_user_file_exit_2(capsys, tmp_path: Path) -> None:
     p = tmp_path / "mine.csv"
     p.write_text(
-        "id,family,params,release_date,source,mmlu\n"
-        "a/x-7b,T,7e9,2024-01-01,our tech report,0.3\n"
-        "a/y-7b,T,7e9,2024-01-01,our tech report,87\n"
+        "id,family,params,release_date,source,mmlu,mmlu_shots\n"
+        "a/x-7b,T,7e9,2024-01-01,our tech report,0.3,5\n"
+        "a/y-7b,T,7e9,2024-01-01,our tech report,87,5\n"
     )
     code, _, err = run(["catalog", "validate", str(p)], capsys)
     assert code == 2
     assert err.strip().count("\n") == 0  # one precise line
     assert f"{p}, row 2, column 'mmlu'" in err and "percentage" in err
     p.write_text(
-        "id,family,params,release_date,source,mmlu\na/x-7b,T,7e9,2024-01-01,our report,0.3\n"
+        "id,family,params,release_date,source,mmlu,mmlu_shots\n"
+        "a/x-7b,T,7e9,2024-01-01,our report,0.3,5\n"
     )
     code, out, _ = run(["catalog", "validate", str(p)], capsys)
     assert code == 0 and "ok:" in out
@@ -243,7 +244,8 @@ def test_help_shows_brackets_and_no_bool_metavar(capsys) -> None:
 def test_extra_option_merges_user_file(capsys, tmp_path: Path) -> None:
     p = tmp_path / "mine.csv"
     p.write_text(
-        "id,family,params,release_date,source,mmlu\nme/m-3b,Mine,3e9,2025-05-01,our report,0.5\n"
+        "id,family,params,release_date,source,mmlu,mmlu_shots\n"
+        "me/m-3b,Mine,3e9,2025-05-01,our report,0.5,5\n"
     )
     code, out, _ = run(["catalog", "show", "me/m-3b", "--extra", str(p), "--json"], capsys)
     assert code == 0 and json.loads(out)["scores"][0]["source"]["citation"] == "our report"

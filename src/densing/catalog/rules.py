@@ -184,6 +184,17 @@ def sources_known(e: ModelEntry, ctx: RuleContext) -> Iterator[Issue]:
         )
 
 
+def reported_scores_have_shots(e: ModelEntry, _ctx: RuleContext) -> Iterator[Issue]:
+    """A developer-reported score says how many shots it used (its item depends on it)."""
+    for i, s in enumerate(e.scores):
+        if (s.setting == "reported" or s.setting.startswith("own-")) and s.shots is None:
+            yield (
+                f"scores[{i}].shots",
+                f"benchmark '{s.benchmark}' with setting '{s.setting}' has no shots; a reported "
+                "score needs the number of shots the source states (0 for zero-shot)",
+            )
+
+
 Rule = Callable[[ModelEntry, RuleContext], Iterable[Issue]]
 RULES: tuple[Rule, ...] = (
     base_model_id,
@@ -194,6 +205,7 @@ RULES: tuple[Rule, ...] = (
     sources_known,
     scores_unique,
     leaderboard_settings_fit_benchmark,
+    reported_scores_have_shots,
 )
 
 
