@@ -82,7 +82,7 @@ def quantile_trend(
         first_date=min(data.dates), last_date=max(data.dates),
     )  # fmt: skip
     nb = spec.n_resamples
-    common = {"fit": fit, "level": spec.level, "n_resamples": nb, "seed": spec.seed,
+    common: dict[str, Any] = {"fit": fit, "level": spec.level, "n_resamples": nb, "seed": spec.seed,
               "resampling": "models", "frame_replicates": rho_replicates is not None}  # fmt: skip
     if nb == 0:
         return TrendResult(samples=None, segment_samples=None, **common)  # type: ignore[arg-type]

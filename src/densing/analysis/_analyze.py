@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -94,7 +95,7 @@ def analyze(
         raise DensingInputError(f"level {level} must be in (0, 1)")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    law_opts = {
+    law_opts: dict[str, Any] = {
         "estimator": estimator,
         "include_uninformative": include_uninformative,
         "density_basis": density_basis,

@@ -72,7 +72,7 @@ def _future_targets(catalog: Catalog, future: pd.DataFrame, frame: ScoreFrame) -
         item_id(*t) in items
         for t in zip(sc["benchmark"], sc["setting"], sc["shots"], sc["cot"], strict=True)
     ]
-    sc = sc[keep].rename(columns={"id": "model"})
+    sc = sc[np.asarray(keep, dtype=bool)].rename(columns={"id": "model"})
     sizes = future.rename(columns={"id": "model"})[["model", "params", "active_params"]]
     cols = ["model", "params", "active_params", "benchmark", "setting", "shots", "cot", "score"]
     return sc.merge(sizes, on="model")[cols]
@@ -200,11 +200,12 @@ class BacktestResult(JsonResult):
             f"cutoffs; {self.level:.0%} intervals from {self.n_resamples} resamples)",
             f"  {'estimator':<14}{'h (mo)':>7}{'n':>4}{'MAE ln ρ':>10}{'bias':>8}{'coverage':>10}{'width':>8}",
         ]
-        for r in s.itertuples(index=False):
-            cov = "—" if r.coverage != r.coverage else f"{r.coverage:.2f}"
+        for r in s.to_dict(orient="records"):
+            cov = "—" if pd.isna(r["coverage"]) else f"{float(r['coverage']):.2f}"
             lines.append(
-                f"  {r.estimator:<14}{r.horizon_months:>7}{r.n:>4}{fmt_num(r.mae_ln_rho):>10}"
-                f"{fmt_num(r.bias_ln_rho):>8}{cov:>10}{fmt_num(r.mean_width_ln):>8}"
+                f"  {r['estimator']!s:<14}{r['horizon_months']!s:>7}{r['n']!s:>4}"
+                f"{fmt_num(r['mae_ln_rho']):>10}{fmt_num(r['bias_ln_rho']):>8}{cov:>10}"
+                f"{fmt_num(r['mean_width_ln']):>8}"
             )
         return "\n".join(lines)
 

@@ -108,7 +108,7 @@ class Analysis:
             {
                 "name": spec.name,
                 "mode": "score",
-                "benchmarks": list(spec.benchmarks),
+                "benchmarks": list(f.benchmarks),
                 "settings": list(spec.settings) if spec.settings else "preferred per score",
                 "D0": d.get("d0_note") or "family budget",
                 "method_note": method_note(spec, f),

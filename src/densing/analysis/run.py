@@ -269,6 +269,7 @@ def run_frame(
     estimator: str = DEFAULT_ESTIMATOR,
     include_uninformative: bool = False,
     density_basis: str = "active",
+    frame: ScoreFrame | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> FrameRun:
     """Fit one frame on the catalog, bootstrap it, and fit the densing law.
@@ -276,6 +277,8 @@ def run_frame(
     The law is fitted on models with a finite density (status ok or extrapolated; also
     ``uninformative`` with ``include_uninformative``) released on or after ``since`` (None: all
     dates), with every frontier estimator; ``estimator`` names the one reported as the law.
+    ``frame``: an already fitted (and bootstrapped) frame of ``spec`` on this catalog (e.g. a
+    cached or saved one): it is used instead of fitting.
     """
     if density_basis not in ("active", "total"):
         raise DensingInputError(f"density basis '{density_basis}' must be active or total")
@@ -283,10 +286,13 @@ def run_frame(
         raise DensingInputError(
             f"unknown frontier estimator '{estimator}'; known: {', '.join(FRONTIER_ESTIMATORS)}"
         )
-    scores, frame = fit_frame_spec(
-        catalog, spec, n_resamples=n_resamples, seed=seed, level=level,
-        warm_start=warm_start, n_jobs=n_jobs, progress=progress,
-    )  # fmt: skip
+    if frame is None:
+        scores, frame = fit_frame_spec(
+            catalog, spec, n_resamples=n_resamples, seed=seed, level=level,
+            warm_start=warm_start, n_jobs=n_jobs, progress=progress,
+        )  # fmt: skip
+    else:
+        scores = frame_inputs(catalog, spec)[1]  # fmt: skip
     dens = _densities(catalog, spec, scores, frame)
     sub, rep, use, finite, n_replaced = _law_inputs(
         dens, frame, since, include_uninformative, density_basis

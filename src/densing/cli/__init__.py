@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from densing.cli import catalog, core, eval, frame, law, run, trend
+from densing.cli import catalog, core, density, eval, frame, law, run, trend
 from densing.errors import DensingError, DensingInputError
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ core.register(app)
 trend.register(app)
 catalog.register(app)
 frame.register(app)
+density.register(app)
 run.register(app)
 law.register(app)
 eval.register(app)

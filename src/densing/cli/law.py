@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -57,12 +57,19 @@ def forecast_command(
     alpha: AlphaOpt = None,
     estimator: EstimatorOpt = None,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Frame bootstrap resamples.")] = 100,
+    frame: Annotated[
+        Path | None,
+        typer.Option("--frame", help="frame.json of `densing run` (no refit): its frame is used."),
+    ] = None,
     level: LevelOpt = 0.95,
     seed: SeedOpt = 0,
     extra: ExtraOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """By when should the densest models of N parameters reach SCORE on BENCHMARK?"""
+    """By when should the densest models of N parameters reach SCORE on BENCHMARK?
+
+    The fitted densing law says when the frontier of density reaches N̂(score)/N, i.e. when
+    the densest models of N parameters should score that; a typical model gets there later."""
     from densing import catalog as catalog_mod
     from densing.analysis import DEFAULT_ESTIMATOR, run_frame
     from densing.analysis import forecast_table as fc_table
@@ -73,9 +80,10 @@ def forecast_command(
     check_bootstrap_options(bootstrap, level)
     cat = catalog_mod.load(extra or None)
     spec = build_spec(cat, reference_family, benchmarks, frame_model, alpha)
+    fitted = _saved_or_cached(frame, spec, bootstrap, seed, level, extra)
     run = run_frame(
         cat, spec, n_resamples=bootstrap, seed=seed, level=level, warm_start=True,
-        estimator=estimator or DEFAULT_ESTIMATOR,
+        estimator=estimator or DEFAULT_ESTIMATOR, frame=fitted,
     )  # fmt: skip
     fc = fc_table(
         run, [(benchmark.lower() if "@" not in benchmark else benchmark, score, n)], level
@@ -84,6 +92,27 @@ def forecast_command(
         print_json({"frame": spec.name, "estimator": run.estimator, **fc.iloc[0].to_dict()})
         return
     print_table(forecast_table(fc))
+
+
+def _saved_or_cached(
+    frame: Path | None, spec: Any, bootstrap: int, seed: int, level: float, extra: Any
+) -> Any:
+    """A frame that needs no refit: the saved one, or the cached built-in one (defaults)."""
+    from densing.analysis import DEFAULT_FRAME
+    from densing.analysis.cache import cached_builtin_frame
+    from densing.frames import load_frame
+    from densing.scoreframe import ScoreFrame
+
+    if frame is not None:
+        fr = load_frame(frame)
+        if not isinstance(fr, ScoreFrame):
+            raise DensingInputError(
+                f"--frame {frame}: forecast needs a score-mode frame (frame.json of densing run)"
+            )
+        return fr
+    if spec == DEFAULT_FRAME and not extra:
+        return cached_builtin_frame(spec, n_resamples=bootstrap, seed=seed, level=level)[0]
+    return None
 
 
 def _cutoffs(values: list[str] | None) -> list[_dt.date] | None:

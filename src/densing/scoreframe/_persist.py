@@ -103,7 +103,7 @@ def _tables(d: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
     return sig, models, scores
 
 
-def frame_from_dict(d: dict[str, Any], *, file: str | None = None, cls: type | None = None) -> Any:
+def frame_from_dict(d: dict[str, Any], *, file: str | None = None, cls: Any = None) -> Any:
     from densing.scoreframe.frame import ScoreFrame
 
     cls = cls or ScoreFrame

@@ -115,7 +115,11 @@ def fit_stitched_frame(
             f"no item is observed for {min_item_models} or more models; lower min_item_models"
         )
     wide = wide.reindex(index=[i for i in models["id"] if i in wide.index])
-    floors = {str(r.item): r.floor for r in info.itertuples() if r.used}
+    floors = {
+        str(r.item): float(r.floor) if r.floor is not None else None
+        for r in info.itertuples()
+        if r.used
+    }
     frame = fit_score_frame(
         models, wide, reference_family=reference_family, floors=floors,
         min_benchmarks=min_items, law=law, alpha=alpha, bootstrap=bootstrap, groups=groups,
