@@ -115,10 +115,10 @@ def fit_stitched_frame(
             f"no item is observed for {min_item_models} or more models; lower min_item_models"
         )
     wide = wide.reindex(index=[i for i in models["id"] if i in wide.index])
-    floors = {
-        str(r.item): float(r.floor) if r.floor is not None else None
-        for r in info.itertuples()
-        if r.used
+    used = info[info["used"]]
+    floors: dict[str, float | None] = {
+        str(item): None if pd.isna(f) else float(f)
+        for item, f in zip(used["item"], used["floor"].astype(float), strict=True)
     }
     frame = fit_score_frame(
         models, wide, reference_family=reference_family, floors=floors,
