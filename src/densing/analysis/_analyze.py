@@ -106,6 +106,11 @@ def analyze(
         progress=_stage(progress, f"frame {spec.name}", n_resamples), **law_opts,
     )  # fmt: skip
     timings[f"frame {spec.name}"] = time.perf_counter() - t0
+    other = "total" if density_basis == "active" else "active"
+    basis_run = run_frame(
+        catalog, spec, n_resamples=n_resamples, seed=seed, level=level, since=since,
+        frame=main.frame, **{**law_opts, "density_basis": other},
+    )  # fmt: skip
     bp, bp_note = _breakpoint(main, n_resamples, seed, level)
     runs = []
     for s in sensitivity:
@@ -132,7 +137,7 @@ def analyze(
     fc = forecast_table(main, usable, level) if usable else pd.DataFrame()
     return Analysis(
         main=main,
-        sensitivity_runs=tuple(runs),
+        sensitivity_runs=(basis_run, *runs),
         level=level,
         seed=seed,
         n_resamples=n_resamples,

@@ -110,8 +110,9 @@ class FrameRun:
         t = self.trend
         nan = (np.nan, np.nan)
         lo, hi = t.intervals.get("doubling_time_days", nan) if t.samples else nan
+        basis = "" if self.density_basis == "active" else f" ({self.density_basis} params)"
         return {
-            "frame": self.spec.name,
+            "frame": self.spec.name + basis,
             "model": self.spec.model,
             "reference_family": self.spec.reference_family,
             "benchmarks": ", ".join(self.spec.benchmarks) if self.spec.benchmarks else "all",

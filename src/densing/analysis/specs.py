@@ -86,8 +86,10 @@ SENSITIVITY_FRAMES: tuple[FrameSpec, ...] = (
     ),
     FrameSpec("qwen1.5-stitched", "Qwen1.5", None, model="stitched", alpha=STITCHED_ALPHA),
 )
-#: The frontier estimator reported as the densing law (chosen by the backtest; see README).
-DEFAULT_ESTIMATOR = "envelope-ols"
+#: The frontier estimator reported as the densing law, chosen by the backtest (README): on the
+#: built-in catalog the 0.9-quantile regression forecast ln ρ_max with a lower mean absolute
+#: error than the envelope OLS at 3, 6 and 12 months (0.48 / 0.62 / 0.69 vs 0.56 / 0.82 / 1.39).
+DEFAULT_ESTIMATOR = "quantile-0.9"
 #: The densing law is fitted on models released on or after this date (the paper's window
 #: starts after ChatGPT's release); the before/after comparison uses every model.
 DEFAULT_SINCE = CHATGPT_RELEASE
