@@ -137,3 +137,8 @@ def write_table(df: Any, path: Any) -> None:
 
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".json")
+
+
+def note(message: str, *, kind: str = "note") -> None:
+    """One plain line on stderr (never wrapped): ``densing: note: …`` / ``densing: warning: …``."""
+    sys.stderr.write(f"densing: {kind}: {message}\n")

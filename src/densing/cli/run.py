@@ -18,6 +18,7 @@ from densing.cli._common import (
     check_out_file,
     console,
     err_console,
+    note,
     print_json,
     print_table,
 )
@@ -123,13 +124,13 @@ def _warn_unused_user_scores(catalog: Any, extra: list[Path] | None, analysis: A
         )
     n_unused = len(used) - sum(used)
     if n_unused:
-        err_console.print(
-            f"densing: warning: {n_unused} of {len(used)} scores of your models (--extra) are not "
+        note(
+            f"{n_unused} of {len(used)} scores of your models (--extra) are not "
             "used by the frame: their benchmark x setting is not an item of it (an item needs "
             f"{analysis.main.spec.min_item_models} models), or the frame is restricted by "
             "--benchmarks / --frame-model one-capability. Give scores in a setting the catalog "
             "uses (e.g. setting openllm-v1, or reported with shots).",
-            markup=False,
+            kind="warning",
         )
 
 

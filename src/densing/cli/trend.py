@@ -13,7 +13,7 @@ from densing.bootstrap import BootstrapSpec
 from densing.cli._common import (
     check_bootstrap_options,
     console,
-    err_console,
+    note,
     print_json,
     print_table,
     progress_bar,
@@ -117,10 +117,9 @@ def _usable_rows(df: Any, file: str) -> Any:
     keep = df["status"].isin(["ok", "extrapolated"]).to_numpy()
     if not keep.all():
         counts = df.loc[~keep, "status"].value_counts().to_dict()
-        err_console.print(
-            f"densing: note: {file}: {int((~keep).sum())} row(s) without a finite, informative "
-            "density left out (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")",
-            markup=False,
+        note(
+            f"{file}: {int((~keep).sum())} row(s) without a finite, informative density left "
+            "out (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")"
         )
     out = df[keep].reset_index(drop=True)
     out.attrs["source"] = df.attrs.get("source")
