@@ -86,7 +86,7 @@ HEADER = (
 class _NoAliasDumper(yaml.SafeDumper):
     """Never emit YAML anchors/aliases (shared date objects would otherwise become &id001)."""
 
-    def ignore_aliases(self, data: Any) -> bool:
+    def ignore_aliases(self, data: Any) -> bool:  # noqa: ARG002  (yaml API)
         return True
 
 
