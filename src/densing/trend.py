@@ -29,7 +29,7 @@ import datetime as _dt
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,7 @@ import pandas as pd
 from densing.bootstrap import BootstrapSpec, percentile_interval, replicate_seeds, resample_indices
 from densing.errors import DensingInputError
 from densing.io import id_column, parse_iso_date
+from densing.results import JsonResult
 from densing.units import DAYS_PER_MONTH
 
 REFERENCE_DATE = _dt.date(2023, 1, 1)
@@ -395,8 +396,14 @@ def _intervals(
 
 
 @dataclass(frozen=True)
-class TrendResult:
-    """The densing-law fit with bootstrap replicates and percentile intervals."""
+class TrendResult(JsonResult):
+    """The densing-law fit with bootstrap replicates and percentile intervals.
+
+    ``to_dict()`` gives the keys of ``densing trend --json``; ``to_json(path)`` / ``from_json``
+    keep the replicates too (:mod:`densing._trend_io`).
+    """
+
+    kind: ClassVar[str] = "densing-trend"
 
     fit: TrendFit
     samples: TrendSamples | None
@@ -445,6 +452,18 @@ class TrendResult:
 
     def summary(self) -> str:
         return _summary_text(self.fit, self, self.level)
+
+    def to_json(self, path: str | Any) -> Any:
+        from densing._trend_io import trend_to_dict
+        from densing.results import write_json_file
+
+        return write_json_file(trend_to_dict(self), path)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, file: str | None = None) -> TrendResult:
+        from densing._trend_io import trend_from_dict
+
+        return trend_from_dict(d, file=file)  # type: ignore[no-any-return]
 
     def conf_int(self, level: float | None = None) -> pd.DataFrame:
         """A, doubling time (days, months), B and R² with percentile intervals."""
