@@ -180,3 +180,16 @@ def test_quantile_trend_interval_covers_the_slope():
         lo, hi = res.intervals["A_per_day"]
         hits += lo <= 0.004 <= hi
     assert hits / sims >= 0.8
+
+
+def test_moe_targets_get_both_densities_with_intervals(stitched):
+    """One naming everywhere: density_active and density_total, both with intervals."""
+    _, scores, _, frame = stitched
+    t = scores[scores["id"] == "m50"].rename(columns={"id": "model"})
+    t = t.assign(params=47e9, active_params=13e9)
+    r = frame.density(t).iloc[0]
+    assert r["density_active"] == pytest.approx(r["effective_params"] / 13e9)
+    assert r["density_total"] == pytest.approx(r["effective_params"] / 47e9)
+    for col in ("density_active", "density_total"):
+        assert 0 < r[f"{col}_lo"] <= r[col] <= r[f"{col}_hi"] < np.inf
+    assert "density" not in frame.density(t).columns
