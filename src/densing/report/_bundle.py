@@ -91,6 +91,21 @@ def _check_dates(df: pd.DataFrame, name: str, column: str, source: str | None) -
         )
 
 
+def _numeric_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Columns of numbers read back from JSON (infinities spelled as text, missing as null)
+    become float columns again instead of staying mixed objects."""
+    for col in df.columns:
+        values = df[col]
+        if values.dtype != object:
+            continue
+        present = values.dropna()
+        if len(present) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in present
+        ):
+            df[col] = values.astype(float)
+    return df
+
+
 @dataclass(frozen=True, eq=False)
 class ReportBundle:
     """Everything one report shows. Tables are pandas DataFrames, the rest plain dicts.
@@ -234,7 +249,7 @@ class ReportBundle:
             for col in _DATE_COLUMNS.get(name, ()):
                 if col in df.columns:
                     df[col] = pd.to_datetime(df[col], errors="coerce")
-            df = df.replace({"inf": math.inf, "-inf": -math.inf})
+            df = _numeric_columns(df.replace({"inf": math.inf, "-inf": -math.inf}))
             kwargs[name] = df
         for name in (
             "trend",
