@@ -103,7 +103,7 @@ def synthetic_bundle(seed: int = 0, n_models: int = 40) -> ReportBundle:
                 "intervals": {"doubling_time_months": [2.5, 5.5]},
             },
         },
-        "caveats": [],
+        "caveats": ["the fit before ChatGPT rests on 4 models"],
         "window": [str(dates.min().date()), str(dates.max().date())],
         "segments": {
             "before ChatGPT": {
@@ -872,6 +872,8 @@ def test_report_renders_in_headless_chromium(report: Path, bundle: ReportBundle)
         sens = probe["tables"]["table-sensitivity"]
         assert sens["width"] <= sens["parent"] + 1, (width, sens)
         assert probe["sticky"] == "sticky"
+        assert probe["caveat"] and probe["caveat"]["height"] > 20  # the caveat box is visible
+        assert "rests on 4 models" in probe["caveat"]["text"]
         # the filter matches model names, not the frame (every row) or the status column
         f = probe["filter"]
         assert f["byModel"] == [f["first"]] and f["byFrame"] == 0 and f["byStatus"] == 0

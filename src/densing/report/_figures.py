@@ -477,6 +477,7 @@ def backtest_figure(forecasts: pd.DataFrame) -> go.Figure:
         rows=1,
         cols=len(horizons),
         shared_yaxes=True,
+        shared_xaxes="all",  # one date scale: the same ticks in every panel
         horizontal_spacing=0.04,
         subplot_titles=[f"{h} months ahead" for h in horizons],
     )
@@ -484,11 +485,14 @@ def backtest_figure(forecasts: pd.DataFrame) -> go.Figure:
     colors = color_map([str(e) for e in pd.unique(f["estimator"])])
     for col, h in enumerate(horizons, start=1):
         _backtest_panel(fig, f[f["horizon_months"] == h], col, view, colors)
-        fig.update_xaxes(title_text="cutoff", title_font={"size": 11}, row=1, col=col)
-    base_layout(fig, height=420)
+        fig.update_xaxes(
+            title_text="cutoff (when the forecast is made)", title_font={"size": 11}, row=1, col=col
+        )
+    base_layout(fig, height=440)
     fig.update_layout(
-        legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0}, margin={"t": 40, "b": 40}
+        legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0}, margin={"t": 70, "b": 40}
     )
+    fig.update_xaxes(tickformat="%b %Y", nticks=4)
     fig.update_yaxes(range=list(view))
     fig.update_yaxes(title_text="ln ρ_max", row=1, col=1)
     return fig

@@ -251,6 +251,13 @@ def _backtest_rows(scores: list[dict[str, Any]]) -> list[str]:
     return rows
 
 
+def _by_horizon(scores: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Score rows grouped by horizon, so the estimators of one horizon sit together."""
+    return sorted(
+        scores, key=lambda r: (float(r.get("horizon_months") or 0), str(r.get("estimator")))
+    )
+
+
 def backtest_section(bundle: ReportBundle) -> str:
     b = bundle.backtest
     if not b:
@@ -281,7 +288,7 @@ def backtest_section(bundle: ReportBundle) -> str:
             "forecasts today's maximum (A = 0)."
         )
         + plot_div("plot-backtest", "backtest forecasts against realised maximum density")
-        + table("table-backtest", cols, _backtest_rows(b.get("scores") or []))
+        + table("table-backtest", cols, _backtest_rows(_by_horizon(b.get("scores") or [])))
         + f'<p class="caption">Frame {esc(b.get("frame"))}; {esc(fmt_num(b.get("n_resamples")))} '
         f"resamples per cutoff; density basis {esc(b.get('density_basis', 'active'))}.{skip_txt}"
         "</p></section>"
