@@ -292,6 +292,7 @@ def _group_trace(part: pd.DataFrame, key: str, view: View) -> tuple[go.Scatter, 
         name=ENVELOPE if is_env else style.legend,
         customdata=custom,
         hovertemplate=template,
+        cliponaxis=False,  # a bound at the edge of the view shows whole
     )
     cut = pd.concat(
         [part[below].assign(edge=view.y[0], up=False), part[above].assign(edge=view.y[1], up=True)]
@@ -336,6 +337,7 @@ def _beyond_trace(beyond: pd.DataFrame, view: View) -> list[go.Scatter]:
             name=BEYOND,
             customdata=custom,
             hovertemplate=template,
+            cliponaxis=False,
         )
     ]
 

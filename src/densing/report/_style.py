@@ -161,5 +161,6 @@ def arrow_trace(
         showlegend=show,
         text=text,
         hovertemplate="<b>%{text}</b><br>" + CLIPPED + "<extra></extra>",
+        cliponaxis=False,
         **(axes or {}),
     )
