@@ -746,6 +746,25 @@ def test_headline_and_segments_are_labelled_apart(report: Path) -> None:
     assert est["frontier estimator"].tolist() == ["envelope-ols (headline)", "quantile-0.9"]
 
 
+def test_segments_note_and_quantile_headline(tmp_path: Path, bundle: ReportBundle) -> None:
+    import dataclasses
+
+    trend = dict(
+        bundle.trend,
+        estimator="quantile-0.9",
+        segments_note="every model with a finite density, envelope OLS, frame fixed",
+    )
+    text = render_report(dataclasses.replace(bundle, trend=trend), tmp_path / "q.html").read_text(
+        encoding="utf-8"
+    )
+    assert "Fitted on: every model with a finite density, envelope OLS, frame fixed" in text
+    assert "quantile regression (q = 0.9) over all informative models" in text
+    assert (
+        "quantile-0.9 (headline)"
+        in _read_table(text, "table-estimators")["frontier estimator"].tolist()
+    )
+
+
 def test_models_table_titles_and_filter(report: Path) -> None:
     text = report.read_text(encoding="utf-8")
     models = _read_table(text, "table-models")

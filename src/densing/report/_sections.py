@@ -71,6 +71,17 @@ def _undrawn_table(hidden: pd.DataFrame) -> str:
     )
 
 
+def _law_is_fitted_to(trend: dict[str, Any]) -> str:
+    est = str(trend.get("estimator") or "")
+    if est.startswith("quantile-"):
+        q = est.removeprefix("quantile-")
+        return (
+            f"The headline law is a quantile regression (q = {esc(q)}) over all informative "
+            "models, not a fit to the envelope."
+        )
+    return "The headline law is fitted to the envelope."
+
+
 def density_section(bundle: ReportBundle) -> str:
     _, hidden = density_points(bundle.densities)
     band_txt = (
@@ -85,7 +96,7 @@ def density_section(bundle: ReportBundle) -> str:
             "each marker is one model, placed at its release date and its capability density "
             "ρ on a logarithmic scale (ρ = 1, the horizontal line, is the reference family). "
             f"Red diamonds are the <i>{esc(ENVELOPE)}</i>: models that set a new maximum density "
-            "when released; the headline law is fitted to the frontier they trace. A straight "
+            f"when released. {_law_is_fitted_to(bundle.trend)} A straight "
             "dashed line on this log axis means exponential growth. Vertical bars are density "
             f"intervals; an arrow at the edge of the plot means <i>{esc(CLIPPED)}</i> (the axis "
             "covers the models, not the ends of their intervals). A black ring marks an "

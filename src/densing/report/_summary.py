@@ -90,7 +90,7 @@ def headline(bundle: ReportBundle) -> str:
         estimators_table(t),
     ]
     if t.get("segments"):
-        out.append(segments_table(t["segments"], level_txt))
+        out.append(segments_table(t["segments"], level_txt, t.get("segments_note")))
     if bundle.paper_comparison:
         out.append(paper_table(bundle.paper_comparison, t))
     return "\n".join(o for o in out if o)
@@ -188,7 +188,7 @@ def _estimator_note(names: list[str]) -> str:
     return "; ".join(out) + "." if out else ""
 
 
-def segments_table(segments: dict[str, Any], level_txt: str) -> str:
+def segments_table(segments: dict[str, Any], level_txt: str, note: Any = None) -> str:
     rows = []
     for name, seg in segments.items():
         if not isinstance(seg, dict):
@@ -224,7 +224,10 @@ def segments_table(segments: dict[str, Any], level_txt: str) -> str:
         "headline number. Each refits the envelope on its side of the break, on a different "
         "set of models, with the reference frame held fixed: their intervals leave out the "
         "frame's uncertainty, so they are narrower than the headline's. Compare them with each "
-        "other, not with the headline.</p>" + table("table-segments", head, rows)
+        "other, not with the headline."
+        + (f" Fitted on: {esc(note)}" if note else "")
+        + "</p>"
+        + table("table-segments", head, rows)
     )
 
 
