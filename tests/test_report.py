@@ -769,7 +769,7 @@ def test_models_table_titles_and_filter(report: Path) -> None:
     text = report.read_text(encoding="utf-8")
     models = _read_table(text, "table-models")
     assert not [c for c in models.columns if "_" in c], list(models.columns)
-    assert {"capability θ", "items scored", "at chance", "ρ from MMLU"} <= set(models.columns)
+    assert {"capability θ", "benchmarks scored", "at chance", "ρ from MMLU"} <= set(models.columns)
     assert "frame" not in models.columns  # one frame for all: named in the header instead
     assert set(models["at chance"]) == {"yes", "no"}
     assert '<th scope="row">org/model-' in text  # the model column is a row heading (sticky)

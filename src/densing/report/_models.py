@@ -16,7 +16,7 @@ from densing.report._sections import status_list
 # extra columns the analysis writes, and how the table titles them
 EXTRA_TITLES = {
     "theta": ("capability θ", "the model's latent capability (loss-like, lower is better)"),
-    "n_benchmarks": ("items scored", "benchmark items with a score that the frame used"),
+    "n_benchmarks": ("benchmarks scored", "benchmarks with a score the frame used"),
     "n_reported_scores": ("developer-reported scores", "scores as reported by the developer"),
     "at_chance": ("at chance", "scores indistinguishable from chance level"),
     "unbounded": ("unbounded interval", "the density interval has an infinite end"),
