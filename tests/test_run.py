@@ -6,10 +6,11 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from _browser import CHROMIUM, PlotCounter, finish, png_size, start_chromium
+from _browser import CHROMIUM, PlotCounter, axis_problems, png_size, render_at_widths
 from densing.cli import main
 from densing.report import PLOT_IDS
 
@@ -90,29 +91,56 @@ def test_reference_members_have_density_near_one(run_dir: Path) -> None:
     not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (.ci/run installs it)"
 )
 def test_run_report_renders_in_headless_chromium(run_dir: Path, tmp_path: Path) -> None:
-    report = run_dir / "report.html"
-    shot = tmp_path / "run-report.png"
-    dom_proc = start_chromium(["--dump-dom", report.resolve().as_uri()], tmp_path / "p1")
-    shot_proc = start_chromium(
-        [
-            f"--screenshot={shot}",
-            "--window-size=1400,3000",
-            "--hide-scrollbars",
-            report.resolve().as_uri(),
-        ],
-        tmp_path / "p2",
-    )
-    dom, err = finish(dom_proc)
-    _, shot_err = finish(shot_proc)
-    assert dom_proc.returncode == 0, err.decode(errors="replace")[-2000:]
-    counter = PlotCounter(PLOT_IDS)
-    counter.feed(dom.decode("utf-8", errors="replace"))
-    for pid, c in counter.counts.items():
-        assert c["main-svg"] > 0 and c["trace"] > 0 and c["marks"] > 0, (pid, c)
-    assert counter.counts["plot-density"]["marks"] >= 30
-    assert shot.exists(), shot_err.decode(errors="replace")[-2000:]
-    assert png_size(shot) == (1400, 3000)
-    assert shot.stat().st_size > 100_000
+    """The real report at 1024 and 1400 px: every plot drawn, no horizontal overflow, every
+    axis within its data ± a margin, the sensitivity table fits the page."""
+    frame_name = str(pd.read_csv(run_dir / "densities.csv")["frame"].iloc[0])
+    trend = json.loads((run_dir / "trend.json").read_text())
+    results = render_at_widths(run_dir / "report.html", tmp_path, frame_name=frame_name)
+    for width, (probe, dom, shot) in results.items():
+        assert png_size(shot) == (width, 3000)
+        assert shot.stat().st_size > 100_000
+        assert probe["scrollWidth"] <= width, f"horizontal overflow at {width} px"
+        assert axis_problems(probe) == [], width
+        drawn = [pid for pid in PLOT_IDS if f'id="{pid}"' in dom]
+        assert {"plot-density", "plot-fit", "plot-sigmoids"} <= set(drawn)
+        counter = PlotCounter(tuple(drawn))
+        counter.feed(dom)
+        for pid, c in counter.counts.items():
+            assert c["main-svg"] > 0 and c["trace"] > 0 and c["marks"] > 0, (width, pid, c)
+        assert counter.counts["plot-density"]["marks"] >= 30
+        sens = probe["tables"].get("table-sensitivity")
+        assert sens is None or sens["width"] <= sens["parent"] + 1, (width, sens)
+        f = probe["filter"]
+        assert f["byModel"] == [f["first"]] and f["byFrame"] == 0
+        if trend.get("caveats"):
+            assert probe["caveat"] and probe["caveat"]["height"] > 20
+            assert all(c[1:] in probe["caveat"]["text"] for c in trend["caveats"])
+
+
+def test_run_report_draws_every_model_or_says_why(run_dir: Path) -> None:
+    """Every catalog model is drawn (bounds as bounds) or listed under the plot."""
+    from densing.report import build_figures, read_bundle
+
+    bundle = read_bundle(run_dir / "bundle.json")
+    fig = build_figures(bundle)["plot-density"].to_plotly_json()
+    drawn: dict[str, str] = {}
+    for t in fig["data"]:
+        custom = t.get("customdata")
+        if custom is not None and np.ndim(custom) == 2:
+            drawn.update({row[0]: t["name"] for row in custom if row[0] not in drawn})
+    text = (run_dir / "report.html").read_text(encoding="utf-8")
+    dens = bundle.densities
+    undrawn = set(dens["model"]) - set(drawn)
+    for m in undrawn:
+        assert f"<td>{m}</td>" in text.split('id="table-undrawn"')[1].split("</table>")[0], m
+    values = dens[["density_active", "density_active_lo", "density_active_hi"]].to_numpy(float)
+    drawable = (np.isfinite(values) & (values > 0)).any(axis=1)
+    no_number = dens["status"].eq("insufficient_scores") | dens["release_date"].isna() | ~drawable
+    assert undrawn <= set(dens.loc[no_number, "model"])
+    for m in dens.loc[dens["status"] == "above_range", "model"]:
+        assert m not in drawn or "lower bound" in drawn[m] or drawn[m].startswith("envelope"), m
+    for m in dens.loc[dens["status"] == "below_range", "model"]:
+        assert m not in drawn or "upper bound" in drawn[m], m
 
 
 def test_report_rerenders_from_saved_outputs(run_dir: Path, tmp_path: Path) -> None:

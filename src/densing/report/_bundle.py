@@ -91,6 +91,21 @@ def _check_dates(df: pd.DataFrame, name: str, column: str, source: str | None) -
         )
 
 
+def _numeric_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Columns of numbers read back from JSON (infinities spelled as text, missing as null)
+    become float columns again instead of staying mixed objects."""
+    for col in df.columns:
+        values = df[col]
+        if values.dtype != object:
+            continue
+        present = values.dropna()
+        if len(present) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in present
+        ):
+            df[col] = values.astype(float)
+    return df
+
+
 @dataclass(frozen=True, eq=False)
 class ReportBundle:
     """Everything one report shows. Tables are pandas DataFrames, the rest plain dicts.
@@ -100,20 +115,30 @@ class ReportBundle:
 
     - ``densities``: one row per model with columns model, family, release_date, params,
       active_params, effective_params, density_active, density_active_lo, density_active_hi,
-      status
-      ("ok" | "above_range" | "below_range" | ...), frame; optionally density_total
-      (MoE, against total parameters) and per-benchmark columns (any other column).
+      status ("ok" | "extrapolated" | "uninformative" | "above_range" (ρ is a lower bound) |
+      "below_range" (an upper bound) | "insufficient_scores"), frame; optionally
+      density_total (MoE, against total parameters) and any other column (shown in the table
+      of models; theta, n_benchmarks, at_chance, on_envelope, in_trend … get readable titles,
+      density_<bench> reads "ρ from <bench>").
     - ``trend``: A_per_day, B, r2, doubling_time_days, doubling_time_months, n_models,
       envelope (model ids), intervals {A_per_day: [lo, hi], doubling_time_days: [lo, hi]},
-      reference_date (ISO origin of t), optional segments {name: {same keys}}.
+      reference_date (ISO origin of t); optionally interval_level, estimator, estimators
+      {name: {A_per_day, doubling_time_months, intervals}}, caveats (plain sentences, shown
+      in a caveat box), window [first, last], n_extrapolated_on_envelope, segments
+      {before/after: {same keys}} and segments_note (what the segments were fitted on).
     - ``band``: columns date, fit, lo, hi (the fitted law and its interval, as density).
     - ``frame``: name, mode ("score" | "loss"), reference_family, benchmarks, D0 (or
       "family budget"), method_note; optional fit_x_label / fit_y_label / sigmoid_x_label.
     - ``fit_points``: x (params), y (observed), fitted, residual, label, group;
-      ``fit_curve``: x, y, group.
+      ``fit_curve``: x, y, group (a group without points is drawn as a shared law).
     - ``sigmoids``: curve points benchmark, x, y; ``sigmoid_points``: benchmark, x, y, model.
     - ``sensitivity``: frame, reference_family, benchmarks, n_models, doubling_time_months,
-      lo, hi, and optionally A_per_day, r2.
+      lo, hi, and optionally model, settings, alpha, estimator, density_basis, window_end,
+      A_per_day, r2.
+    - ``backtest``: ``BacktestResult.to_dict()`` — level, frame, n_resamples, skipped,
+      scores [{estimator, horizon_months, n, mae_ln_rho, bias_ln_rho, coverage,
+      mean_width_ln}] and forecasts [{cutoff, horizon_months, estimator, anchor, forecast,
+      lo, hi, realised, …}].
     """
 
     densities: pd.DataFrame
@@ -234,7 +259,7 @@ class ReportBundle:
             for col in _DATE_COLUMNS.get(name, ()):
                 if col in df.columns:
                     df[col] = pd.to_datetime(df[col], errors="coerce")
-            df = df.replace({"inf": math.inf, "-inf": -math.inf})
+            df = _numeric_columns(df.replace({"inf": math.inf, "-inf": -math.inf}))
             kwargs[name] = df
         for name in (
             "trend",

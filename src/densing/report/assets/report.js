@@ -4,12 +4,14 @@
   var figs = JSON.parse(document.getElementById("densing-figures").textContent);
   var config = { displaylogo: false, responsive: true, showLink: false, showSendToCloud: false,
                  toImageButtonOptions: { format: "png", scale: 2 } };
+  var drawn = [];
   Object.keys(figs).forEach(function (id) {
     var el = document.getElementById(id);
     if (!el) { return; }
     var fig = figs[id];
-    Plotly.newPlot(el, fig.data, fig.layout, config);
+    drawn.push(Plotly.newPlot(el, fig.data, fig.layout, config));
   });
+  window.densingPlotsDrawn = Promise.all(drawn);  // settles once every plot is drawn
 
   function sortValue(cell) {
     var raw = cell.getAttribute("data-sort");
@@ -50,12 +52,14 @@
     });
   });
 
+  // the filter matches the first (model) column only, not the frame or status
   Array.prototype.forEach.call(document.querySelectorAll("input.filter"), function (input) {
     var table = document.getElementById(input.getAttribute("data-table"));
     input.addEventListener("input", function () {
       var q = input.value.trim().toLowerCase();
       Array.prototype.forEach.call(table.tBodies[0].rows, function (r) {
-        r.style.display = (q === "" || r.textContent.toLowerCase().indexOf(q) >= 0) ? "" : "none";
+        var name = r.cells[0].textContent.toLowerCase();
+        r.style.display = (q === "" || name.indexOf(q) >= 0) ? "" : "none";
       });
     });
   });
