@@ -144,7 +144,7 @@ _Opt = typer.Option
 def fit_frame_command(
     reference: Annotated[Path, _Opt("--reference", help="Reference runs: model (or run), params, tokens, benchmark, loss [, step].")],
     calibration: Annotated[Path, _Opt("--calibration", help="Calibration points: model (or run), benchmark, loss, score [, step].")],
-    form: Annotated[str, _Opt("--form", help="Loss law form: densing | chinchilla | power-n.")] = "densing",
+    form: Annotated[str, _Opt("--form", help="Loss law form: densing | chinchilla | chinchilla-tied | power-n.")] = "densing",
     objective: Annotated[str, _Opt("--objective", help="huber-log | lsq-log | lsq.")] = "huber-log",
     d0: Annotated[str, _Opt("--d0", help="Token budget at which the law is inverted.")] = "1e12",
     floor: Annotated[list[str] | None, _Opt("--floor", help="Fixed sigmoid floor d (chance level), BENCHMARK=VALUE; repeatable.")] = None,

@@ -44,13 +44,11 @@ def law_matrix(form: LawForm, P: np.ndarray, N: np.ndarray, D: np.ndarray) -> np
     k = len(form.terms)
     logv = {"N": np.log(N), "D": np.log(D)}
     out = np.zeros((P.shape[0], N.size))
-    j = 0
-    for i, t in enumerate(form.terms):
-        if t.var is None:
+    for i, (t, e) in enumerate(zip(form.terms, form.exponent_index, strict=True)):
+        if t.var is None or e is None:
             out += P[:, i, None]
         else:
-            out += P[:, i, None] * np.exp(-P[:, k + j, None] * logv[t.var][None, :])
-            j += 1
+            out += P[:, i, None] * np.exp(-P[:, k + e, None] * logv[t.var][None, :])
     return out
 
 
