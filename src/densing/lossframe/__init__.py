@@ -25,13 +25,15 @@ predictive interval that adds the out-of-sample error measured by leave-one-size
 
 Modules: ``_tables`` (input tables), ``_runs`` (checkpoints), ``_settings`` (per-benchmark
 sigmoid settings), ``_fit`` (fitting), ``_predictive`` (out-of-sample error), ``_predict``
-(forward predictions), ``frame`` (the results object).
+(forward predictions), ``frame`` (the results object), ``_simulate`` (a synthetic ladder with a
+known truth).
 """
 
 from densing.lossframe._fit import DensingWarning, fit_loss_frame
 from densing.lossframe._predictive import ErrorModel
 from densing.lossframe._runs import CheckpointOptions
 from densing.lossframe._settings import SigmoidSettings, read_benchmark_settings
+from densing.lossframe._simulate import Ladder, simulate_ladder
 from densing.lossframe.frame import AGGREGATE, FORMAT_VERSION, KIND, BenchmarkFrame, LossFrame
 
 __all__ = [
@@ -42,8 +44,10 @@ __all__ = [
     "CheckpointOptions",
     "DensingWarning",
     "ErrorModel",
+    "Ladder",
     "LossFrame",
     "SigmoidSettings",
     "fit_loss_frame",
     "read_benchmark_settings",
+    "simulate_ladder",
 ]

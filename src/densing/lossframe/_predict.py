@@ -53,11 +53,14 @@ def law_matrix(form: LawForm, P: np.ndarray, N: np.ndarray, D: np.ndarray) -> np
 
 
 def _quantiles(x: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Percentiles over the rows (replicates or draws); a row with a NaN (a failed replicate)
+    is left out."""
     a = (1.0 - level) / 2.0
-    if not np.isfinite(x).any():
+    x = x[~np.isnan(x).any(axis=1)]
+    if x.shape[0] == 0:
         nan = np.full(x.shape[1], np.nan)
         return nan, nan.copy()
-    lo, hi = np.nanquantile(x, [a, 1.0 - a], axis=0)
+    lo, hi = np.quantile(x, [a, 1.0 - a], axis=0)
     return lo, hi
 
 

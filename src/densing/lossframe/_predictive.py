@@ -56,10 +56,11 @@ class ErrorModel:
     holds: tuple[dict[str, Any], ...] = field(default=(), repr=False)
 
     def sigma(self, distance: np.ndarray | float) -> np.ndarray:
+        """``σ(δ)``; NaN beyond the data (δ > 0) when κ is unknown."""
         d = np.asarray(distance, dtype=float)
-        with np.errstate(invalid="ignore"):
-            k2 = np.where(d > 0, self.kappa**2 * d**2, 0.0)
-        return np.sqrt(self.sigma0**2 + k2)
+        if np.isfinite(self.kappa):
+            return np.sqrt(self.sigma0**2 + (self.kappa * d) ** 2)
+        return np.where(d > 0, np.nan, self.sigma0)
 
     def describe(self) -> str:
         k = "unknown" if not np.isfinite(self.kappa) else f"{self.kappa:.3g}"
@@ -255,8 +256,8 @@ def predictive_draws(
     lstar = loss_rep[:, None, :] * np.exp(law_sigma[None, None, :] * z[0][..., None])
     c, d, g, l = (sig_rep[:, j, None, None] for j in range(4))  # noqa: E741
     sstar = sigmoid_value(lstar, c, d, g, l)
-    sstar = sstar + sig_model.sigma(outside(lstar, *cal_range)) * z[1][..., None]
+    sstar += sig_model.sigma(outside(lstar, *cal_range)) * z[1][..., None]
     if fractional:
-        sstar = np.clip(sstar, 0.0, 1.0)
+        np.clip(sstar, 0.0, 1.0, out=sstar)
     n = loss_rep.shape[1]
     return lstar.reshape(R * m, n), sstar.reshape(R * m, n)

@@ -154,9 +154,10 @@ def resolve_settings(
             f_scale=float(fs.get("f_scale", f_scale)),
         )
         if floors and b in floors:
-            s = replace(s, floor=float(floors[b]))
+            s = replace(s, floor=_check_value("floor", floors[b], {"column": f"floor of {b}"}))
         if ceilings and b in ceilings:
-            s = replace(s, ceiling=float(ceilings[b]))
+            c = _check_value("ceiling", ceilings[b], {"column": f"ceiling of {b}"})
+            s = replace(s, ceiling=c)
         if s.ceiling is None and default_ceiling is not None:
             top = float(cal.loc[cal["benchmark"] == b, "score"].max())
             if top <= default_ceiling:
