@@ -417,6 +417,16 @@ def _check_fixed(floor: float | None, ceiling: float | None, fractional: bool) -
         raise ValueError(f"floor {floor} must be below ceiling {ceiling}")
 
 
+def _start_from(prob: _Problem, fit: SigmoidFit) -> np.ndarray:
+    """A start vector from a fitted sigmoid, moved inside this problem's constraints."""
+    d0 = fit.d if not prob.fractional else min(max(fit.d, 0.0), 0.99)
+    d0 = prob.floor if prob.floor is not None else d0
+    if prob.ceiling is not None:
+        d0 = min(d0, prob.ceiling - 1e-6)
+    c0 = min(fit.c, (1 - d0) * (1 - 1e-6)) if prob.fractional else fit.c
+    return prob.pack(c0, d0, fit.gamma, fit.l)
+
+
 def fit_sigmoid(
     loss: Sequence[float] | np.ndarray,
     score: Sequence[float] | np.ndarray,
@@ -428,6 +438,7 @@ def fit_sigmoid(
     x0: SigmoidFit | None = None,
     ceiling: float | None = None,
     n_polish: int = 6,
+    also_start: SigmoidFit | None = None,
 ) -> SigmoidFit:
     """Fit ``S = c / (1 + exp(-γ (L - l))) + d`` (γ < 0) to (loss, score) pairs.
 
@@ -437,7 +448,9 @@ def fit_sigmoid(
     ``f_scale`` are passed to :func:`scipy.optimize.least_squares` (``f_scale`` is the
     residual size, in score units, beyond which the robust loss down-weights).
     ``x0``: start only from this fit (fast warm start) instead of the global grid;
-    ``n_polish``: how many of the grid's best starts are polished. Constraints active at
+    ``also_start``: a fit added to the grid's starts (e.g. the fit on all the data, for a
+    bootstrap replicate); ``n_polish``: how many of the best starts (lowest cost) are
+    polished. Constraints active at
     the optimum are listed in ``at_bound`` (``d=0``, ``c+d=1``, ``gamma``, ``l``).
     """
     L, S = _validate(loss, score)
@@ -454,13 +467,11 @@ def fit_sigmoid(
     if np.ptp(L) <= 0:
         raise DensingInputError("all losses are equal: the sigmoid is not identifiable")
     if x0 is not None:
-        d0 = floor if floor is not None else min(max(x0.d, 0.0), 0.99) if fractional else x0.d
-        if ceiling is not None:
-            d0 = min(d0, ceiling - 1e-6)
-        c0 = min(x0.c, (1 - d0) * (1 - 1e-6)) if fractional else x0.c
-        starts = [prob.pack(c0, d0, x0.gamma, x0.l)]
+        starts = [_start_from(prob, x0)]
     else:
-        starts = list(_starts(prob))
+        starts = list(_starts(prob)) + (
+            [] if also_start is None else [_start_from(prob, also_start)]
+        )
     x, cost, conv, msg = _solve(prob, starts, n_polish=n_polish)
     c, d, gamma, l = prob.unpack(x)  # noqa: E741
     return SigmoidFit(
@@ -587,14 +598,16 @@ def bootstrap_sigmoid(
     ceiling: float | None = None,
     n_polish: int = 6,
     point: SigmoidFit | None = None,
+    point_start: bool = False,
 ) -> SigmoidBootstrap:
     """Nonparametric bootstrap of :func:`fit_sigmoid`.
 
     Each resample (of points, or of whole ``groups``) is refitted from the full
-    multi-start grid (its ``n_polish`` best starts polished), unless ``spec.warm_start``
-    (then from the point estimate only). A resample that cannot be fitted (e.g. all losses
-    equal) is a NaN row, counted in ``n_failed`` and excluded from the intervals.
-    ``point``: the fit on all the data, if already computed.
+    multi-start grid (its ``n_polish`` best starts polished; with ``point_start`` the point
+    estimate joins the grid's starts), unless ``spec.warm_start`` (then from the point
+    estimate only). A resample that cannot be fitted (e.g. all losses equal) is a NaN row,
+    counted in ``n_failed`` and excluded from the intervals. ``point``: the fit on all the
+    data, if already computed.
     """
     L, S = _validate(loss, score)
     kwargs: dict[str, Any] = {
@@ -607,6 +620,8 @@ def bootstrap_sigmoid(
     if point is None:
         point = fit_sigmoid(L, S, **kwargs)
     kwargs["n_polish"] = n_polish
+    if point_start and not spec.warm_start:
+        kwargs["also_start"] = point
     g = None if groups is None else np.asarray(groups)
     if g is not None and g.shape[0] != L.size:
         raise DensingInputError(f"groups has {g.shape[0]} labels but there are {L.size} points")

@@ -36,7 +36,7 @@ from densing.units import DEFAULT_D0
 _SIGMOID_SEED_OFFSET = 7919  # calibration resamples independent of reference resamples
 MIN_SIZES = 4  # fewer distinct reference sizes in a replicate: the law is barely identified
 FEW_SIZES_SHARE = 0.05  # warn when more replicates than this hold fewer than MIN_SIZES sizes
-REPLICATE_POLISH = 2  # sigmoid replicates: the full start grid, its 2 best starts polished
+REPLICATE_POLISH = 1  # sigmoid replicates: the start grid + the point fit, the best polished
 
 
 class DensingWarning(UserWarning):
@@ -132,7 +132,7 @@ def _fit_sigmoid(
         seed = None if spec.seed is None else spec.seed + _SIGMOID_SEED_OFFSET
         sb = bootstrap_sigmoid(
             L, S, replace(spec, seed=seed), groups=groups, progress=job.progress, point=point,
-            n_polish=REPLICATE_POLISH, **kw,
+            n_polish=REPLICATE_POLISH, point_start=True, **kw,
         )  # fmt: skip
         samples = sb.samples
     cv_groups = c["run"].to_numpy()  # cross-validation folds are always whole runs
