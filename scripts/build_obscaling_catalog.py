@@ -2,7 +2,8 @@
 
 Reads the ObsScaling base-model CSVs (ryoungj/ObsScaling, Apache-2.0) and the hand-curated
 per-model metadata in ``scripts/obscaling_metadata.yaml`` (parameter counts, training tokens,
-release dates, each with a source) and writes one YAML file per family to
+release dates, each with a source; per family ``extra_scores`` rows in the catalog's score-row
+format, ``cot`` optional) and writes one YAML file per family to
 ``src/densing/catalog_data/families/<slug>.yaml`` plus the global ``sources.yaml`` entries
 ``obscaling`` and ``obscaling-v2``.
 
@@ -85,7 +86,7 @@ HEADER = (
 class _NoAliasDumper(yaml.SafeDumper):
     """Never emit YAML anchors/aliases (shared date objects would otherwise become &id001)."""
 
-    def ignore_aliases(self, data: Any) -> bool:
+    def ignore_aliases(self, data: Any) -> bool:  # noqa: ARG002  (yaml API)
         return True
 
 
@@ -195,8 +196,12 @@ def build(data_dir: Path) -> tuple[dict[str, str], list[str]]:
                             }
                         )
             for r in extra.get(model_id, []):
-                if set(r) != {"benchmark", "score", "shots", "setting", "source"}:
+                if set(r) - {"cot"} != {"benchmark", "score", "shots", "setting", "source"}:
                     raise ValueError(f"{model_id} extra_scores row {r}: wrong keys")
+                if "cot" in r and not isinstance(r["cot"], bool):
+                    raise ValueError(f"{model_id} extra_scores row {r}: cot must be true/false")
+                if r["setting"] == "reported" and not isinstance(r["shots"], int):
+                    raise ValueError(f"{model_id} extra_scores row {r}: reported rows need shots")
                 scores.append(
                     {**r, "score": _score(str(r["score"]), f"{model_id} {r['benchmark']}")}
                 )

@@ -22,12 +22,22 @@ CAT = REPO / "src" / "densing" / "catalog_data"
 BENCHMARKS = {
     "mmlu", "arc_challenge", "hellaswag", "winogrande", "truthfulqa", "gsm8k", "humaneval",
     "mbpp", "bbh", "math", "xwinograd", "mmlu_pro", "gpqa", "math_hard", "musr", "ifeval",
+    # 2025-26 base-model reports
+    "mmlu_redux", "supergpqa", "agieval", "arc_easy", "piqa", "siqa", "openbookqa", "boolq",
+    "commonsenseqa", "triviaqa", "naturalquestions", "drop", "squad", "race", "lambada", "mgsm",
+    "mmmlu", "include", "cmmlu", "ceval", "humaneval_plus", "mbpp_plus", "evalplus", "multipl_e",
+    "livecodebench", "crux_o", "aime24", "aime25",
 }  # fmt: skip
-SETTINGS = {"openllm-v1", "openllm-v2", "obscaling", "obscaling-evalplus", "reported"}
+SETTINGS = {
+    "openllm-v1", "openllm-v2", "openllm-v2-norm", "obscaling", "obscaling-evalplus", "reported",
+}  # fmt: skip
 FIELDS = [
     "id", "params", "active_params", "params_source", "tokens", "tokens_source",
-    "release_date", "date_source", "arch", "notes", "scores",
+    "release_date", "date_source", "arch", "derived_from", "notes", "scores",
 ]  # fmt: skip
+# may be absent: tokens_source when tokens is null, derived_from (only distilled / pruned models)
+OPTIONAL = {"tokens_source", "derived_from"}
+SCORE_KEYS = {"benchmark", "score", "shots", "setting", "source"}  # plus an optional bool `cot`
 INSTRUCT = re.compile(r"(instruct|chat|-it\b|sft|rlhf|dpo|raven)", re.IGNORECASE)
 V1 = {"MMLU": "mmlu", "ARC-C": "arc_challenge", "HellaSwag": "hellaswag", "Winograd": "winogrande",
       "TruthfulQA": "truthfulqa", "GSM8K": "gsm8k", "XWinograd": "xwinograd",
@@ -62,9 +72,14 @@ def check(data_dir: Path | None) -> list[str]:
         keys = set(local) | set(glob_sources)
         for i, m in enumerate(doc["models"], 1):
             where = f"{name} model {i} ({m.get('id')})"
-            if list(m) != FIELDS:
+            if list(m) != [f for f in FIELDS if f in m] or set(FIELDS) - set(m) - OPTIONAL:
                 errs.append(f"{where}: fields {list(m)}")
                 continue
+            if "tokens_source" not in m and m["tokens"] is not None:
+                errs.append(f"{where}: tokens without tokens_source")
+            m.setdefault("tokens_source", None)
+            if m.get("derived_from") is not None and not isinstance(m["derived_from"], str):
+                errs.append(f"{where}: derived_from {m['derived_from']!r}")
             if m["id"] in ids:
                 errs.append(f"{where}: duplicate id (also in {ids[m['id']]})")
             ids[m["id"]] = name
@@ -95,7 +110,7 @@ def check(data_dir: Path | None) -> list[str]:
                 errs.append(f"{where}: notes must be a string")
             seen = set()
             for s in m["scores"]:
-                if set(s) != {"benchmark", "score", "shots", "setting", "source"}:
+                if set(s) - {"cot"} != SCORE_KEYS or not isinstance(s.get("cot", False), bool):
                     errs.append(f"{where}: score keys {sorted(s)}")
                     continue
                 if s["benchmark"] not in BENCHMARKS:
@@ -108,7 +123,10 @@ def check(data_dir: Path | None) -> list[str]:
                     errs.append(f"{where}: score source {s['source']!r} does not resolve")
                 if s["shots"] is not None and not (isinstance(s["shots"], int) and s["shots"] >= 0):
                     errs.append(f"{where}: shots {s['shots']!r}")
-                k = (s["benchmark"], s["setting"])
+                if s["setting"] == "reported" and s["shots"] is None:
+                    errs.append(f"{where}: reported {s['benchmark']} without shots")
+                # a second shot count, CoT variant or source of a benchmark is a second row
+                k = (s["benchmark"], s["setting"], s["shots"], s.get("cot", False), s["source"])
                 if k in seen:
                     errs.append(f"{where}: duplicate score {k}")
                 seen.add(k)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,3 +15,12 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"reference data folder {SHARED} is absent")
     return SHARED
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Keep the catalog parse cache (and any subprocess's) inside the test's temp dir."""
+    cache = tmp_path_factory.mktemp("densing-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DENSING_CACHE_DIR", str(cache))
+        yield cache

@@ -220,3 +220,22 @@ def test_a_new_frame_kind_is_one_class_and_one_line():
     assert fr.density(pd.DataFrame({"model": ["a"]}))["density_active"].iloc[0] == 2.0
     with pytest.raises(DensingInputError, match="unknown frame kind 'nope'"):
         frame_from_dict({"kind": "nope"})
+
+
+def test_trend_result_round_trips_with_its_replicates(tmp_path):
+    import datetime as dt
+
+    from densing.trend import TrendResult, bootstrap_trend
+
+    rng = np.random.default_rng(0)
+    days = np.sort(rng.integers(0, 800, 40))
+    res = bootstrap_trend(
+        [f"m{i}" for i in range(40)],
+        [dt.date(2023, 1, 1) + dt.timedelta(days=int(d)) for d in days],
+        np.exp(0.004 * days + rng.normal(0, 0.3, 40)),
+        BootstrapSpec(50, seed=0),
+        breakpoint="2023-06-01",
+    )
+    back = TrendResult.from_json(res.to_json(tmp_path / "t.json"))
+    pd.testing.assert_frame_equal(back.conf_int(), res.conf_int())
+    assert back.to_dict() == res.to_dict() and back.forecast_date(5.0) == res.forecast_date(5.0)

@@ -13,17 +13,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from _catalog_files import TODAY, data_dir, family, model, one
 from densing import catalog
 from densing.catalog import BENCHMARKS, Catalog, load, setting_rank, validate
+from densing.catalog.cache import cache_dir
 from densing.errors import DensingInputError
-
-TODAY = dt.date(2026, 11, 25)
-
-
-@pytest.fixture(autouse=True)
-def _private_parse_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
-    """Keep the catalog parse cache out of the user's home during tests."""
-    monkeypatch.setenv("DENSING_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
 @pytest.fixture(scope="module")
@@ -196,93 +190,31 @@ def test_coverage_bars_of_issue_3(shipped: Catalog) -> None:
         assert per[b] >= 1
     assert cov["values_without_source"] == 0
     years = shipped.models["release_date"].dt.year
-    assert years.min() >= 2019 and years.max() <= 2025
+    assert years.min() >= 2019 and years.max() <= dt.date.today().year
 
 
 # ------------------------------------------------------------------ planted errors
 
-SOURCES = {
-    "obscaling": {"citation": "ObsScaling data", "url": "https://github.com/ryoungj/ObsScaling"}
-}
-
-
-def _model(**over: Any) -> dict[str, Any]:
-    m = {
-        "id": "acme/base-7b",
-        "params": 7.0e9,
-        "active_params": 7.0e9,
-        "params_source": "acme-card",
-        "tokens": 2.0e12,
-        "tokens_source": "acme-paper",
-        "release_date": dt.date(2024, 3, 1),
-        "date_source": "acme-paper",
-        "arch": "dense",
-        "notes": "",
-        "scores": [
-            {
-                "benchmark": "mmlu",
-                "score": 0.61,
-                "shots": 5,
-                "setting": "openllm-v1",
-                "source": "obscaling",
-            },
-            {
-                "benchmark": "gsm8k",
-                "score": 0.3,
-                "shots": 8,
-                "setting": "reported",
-                "source": "acme-paper",
-            },
-        ],
-    }
-    m.update(over)
-    return m
-
-
-def _family(models: list[dict[str, Any]], family: str = "Acme") -> dict[str, Any]:
-    return {
-        "family": family,
-        "sources": {
-            "acme-card": {"citation": "acme/base-7b model card", "url": "https://example.org/card"},
-            "acme-paper": {"citation": "Acme et al. 2024", "url": "https://example.org/paper"},
-        },
-        "models": models,
-    }
-
-
-def _data_dir(tmp_path: Path, files: dict[str, dict[str, Any]]) -> Path:
-    d = tmp_path / "catalog_data"
-    (d / "families").mkdir(parents=True)
-    (d / "sources.yaml").write_text(yaml.safe_dump(SOURCES))
-    for name, content in files.items():
-        (d / "families" / name).write_text(yaml.safe_dump(content, sort_keys=False))
-    return d
-
 
 def _problems(tmp_path: Path, models: list[dict[str, Any]]) -> list[DensingInputError]:
-    d = _data_dir(tmp_path, {"acme.yaml": _family(models)})
+    d = data_dir(tmp_path, {"acme.yaml": family(models)})
     return validate(data_dir=d, today=TODAY)
 
 
 def test_clean_planted_family_is_valid(tmp_path: Path) -> None:
-    good = [_model(), _model(id="acme/base-1b", params=1.1e9, active_params=1.1e9)]
+    good = [model(), model(id="acme/base-1b", params=1.1e9, active_params=1.1e9)]
     assert _problems(tmp_path, good) == []
-    d = _data_dir(tmp_path / "x", {"acme.yaml": _family(good)})
+    d = data_dir(tmp_path / "x", {"acme.yaml": family(good)})
     cat = load(data_dir=d, today=TODAY)
     assert cat.ids == ["acme/base-7b", "acme/base-1b"]
     assert cat.provenance("acme/base-7b")["params"]["source"]["key"] == "acme:acme-card"
     assert cat.provenance("acme/base-7b")["params"]["source"]["url"] == "https://example.org/card"
 
 
-def _one(problems: list[DensingInputError]) -> DensingInputError:
-    assert len(problems) == 1, [str(p) for p in problems]
-    return problems[0]
-
-
 def test_percentage_score_is_caught(tmp_path: Path) -> None:
-    m = _model()
+    m = model()
     m["scores"][0]["score"] = 87
-    p = _one(_problems(tmp_path, [_model(id="acme/base-1b"), m]))
+    p = one(_problems(tmp_path, [model(id="acme/base-1b"), m]))
     assert p.location.file.endswith("acme.yaml")
     assert p.location.row == 2
     assert p.location.column == "scores[0].score"
@@ -294,28 +226,28 @@ def test_percentage_score_is_caught(tmp_path: Path) -> None:
 
 
 def test_future_date_is_caught(tmp_path: Path) -> None:
-    p = _one(_problems(tmp_path, [_model(release_date=dt.date(2027, 1, 5))]))
+    p = one(_problems(tmp_path, [model(release_date=dt.date(2027, 1, 5))]))
     assert p.location.column == "release_date" and p.location.row == 1
     assert "2027-01-05 is in the future" in str(p) and "acme/base-7b" in str(p)
 
 
 def test_date_before_2018_is_caught(tmp_path: Path) -> None:
-    p = _one(_problems(tmp_path, [_model(release_date="2015-06-01")]))
+    p = one(_problems(tmp_path, [model(release_date="2015-06-01")]))
     assert p.location.column == "release_date" and "before 2018-01-01" in str(p)
 
 
 def test_negative_size_is_caught(tmp_path: Path) -> None:
-    p = _one(_problems(tmp_path, [_model(params=-7e9)]))
+    p = one(_problems(tmp_path, [model(params=-7e9)]))
     assert p.location.column == "params" and "positive" in str(p)
 
 
 def test_size_in_billions_is_caught(tmp_path: Path) -> None:
-    p = _problems(tmp_path, [_model(params=7, active_params=7)])[0]
+    p = _problems(tmp_path, [model(params=7, active_params=7)])[0]
     assert p.location.column == "params" and "billions" in str(p)
 
 
 def test_active_larger_than_total_is_caught(tmp_path: Path) -> None:
-    p = _one(_problems(tmp_path, [_model(arch="moe", params=4.7e10, active_params=5e10)]))
+    p = one(_problems(tmp_path, [model(arch="moe", params=4.7e10, active_params=5e10)]))
     assert p.location.column == "active_params" and "larger than params" in str(p)
 
 
@@ -330,51 +262,51 @@ def test_active_larger_than_total_is_caught(tmp_path: Path) -> None:
     ],
 )
 def test_instruct_model_is_caught(tmp_path: Path, bad_id: str) -> None:
-    p = _one(_problems(tmp_path, [_model(id=bad_id)]))
+    p = one(_problems(tmp_path, [model(id=bad_id)]))
     assert p.location.column == "id" and "not a base model" in str(p) and bad_id in str(p)
 
 
 def test_instruct_notes_are_caught_but_negations_pass(tmp_path: Path) -> None:
-    p = _one(_problems(tmp_path, [_model(notes="instruction-tuned on FLAN")]))
+    p = one(_problems(tmp_path, [model(notes="instruction-tuned on FLAN")]))
     assert p.location.column == "notes" and "not a base model" in str(p)
-    assert _problems(tmp_path / "b", [_model(notes="base model, not instruction-tuned")]) == []
+    assert _problems(tmp_path / "b", [model(notes="base model, not instruction-tuned")]) == []
 
 
 def test_duplicated_id_across_files_is_caught(tmp_path: Path) -> None:
-    d = _data_dir(
+    d = data_dir(
         tmp_path,
-        {"acme.yaml": _family([_model()]), "acme-two.yaml": _family([_model()], "Acme Two")},
+        {"acme.yaml": family([model()]), "acme-two.yaml": family([model()], "Acme Two")},
     )
-    p = _one(validate(data_dir=d, today=TODAY))
+    p = one(validate(data_dir=d, today=TODAY))
     assert "duplicated model id 'acme/base-7b'" in str(p)
     assert p.location.file.endswith("acme.yaml") or p.location.file.endswith("acme-two.yaml")
     assert "acme" in p.reason and p.location.column == "id"
 
 
 def test_unknown_source_key_is_caught(tmp_path: Path) -> None:
-    m = _model()
+    m = model()
     m["scores"][1]["source"] = "acme-papr"
-    p = _one(_problems(tmp_path, [m]))
+    p = one(_problems(tmp_path, [m]))
     assert p.location.column == "scores[1].source"
     assert "unknown source key 'acme-papr'" in str(p) and "did you mean 'acme-paper'" in str(p)
 
 
 def test_unknown_benchmark_is_caught(tmp_path: Path) -> None:
-    m = _model()
+    m = model()
     m["scores"][0]["benchmark"] = "MMLU"
-    p = _one(_problems(tmp_path, [m]))
+    p = one(_problems(tmp_path, [m]))
     assert p.location.column == "scores[0].benchmark" and "did you mean 'mmlu'" in str(p)
 
 
 def test_tokens_source_iff_tokens(tmp_path: Path) -> None:
-    p = _one(_problems(tmp_path, [_model(tokens=None)]))
+    p = one(_problems(tmp_path, [model(tokens=None)]))
     assert p.location.column == "tokens_source" and "tokens is null" in str(p)
-    p = _one(_problems(tmp_path / "b", [_model(tokens_source=None)]))
+    p = one(_problems(tmp_path / "b", [model(tokens_source=None)]))
     assert p.location.column == "tokens_source" and "no tokens_source" in str(p)
 
 
 def test_unknown_field_and_missing_field(tmp_path: Path) -> None:
-    m = _model(paramz=1)
+    m = model(paramz=1)
     del m["date_source"]
     probs = _problems(tmp_path, [m])
     cols = {p.location.column for p in probs}
@@ -382,14 +314,14 @@ def test_unknown_field_and_missing_field(tmp_path: Path) -> None:
 
 
 def test_local_source_key_clashing_with_global_is_caught(tmp_path: Path) -> None:
-    fam = _family([_model()])
+    fam = family([model()])
     fam["sources"]["obscaling"] = {"citation": "shadow"}
-    p = _one(validate(data_dir=_data_dir(tmp_path, {"acme.yaml": fam}), today=TODAY))
+    p = one(validate(data_dir=data_dir(tmp_path, {"acme.yaml": fam}), today=TODAY))
     assert p.location.column == "sources.obscaling" and "clashes" in str(p)
 
 
 def test_openllm_v1_setting_only_for_its_benchmarks(tmp_path: Path) -> None:
-    m = _model()
+    m = model()
     m["scores"].append(
         {
             "benchmark": "humaneval",
@@ -399,31 +331,31 @@ def test_openllm_v1_setting_only_for_its_benchmarks(tmp_path: Path) -> None:
             "source": "obscaling",
         }
     )
-    p = _one(_problems(tmp_path, [m]))
+    p = one(_problems(tmp_path, [m]))
     assert p.location.column == "scores[2].setting"
 
 
 def test_load_raises_first_problem_and_counts_the_rest(tmp_path: Path) -> None:
-    d = _data_dir(tmp_path, {"acme.yaml": _family([_model(params=-1), _model(id="x/y-chat")])})
+    d = data_dir(tmp_path, {"acme.yaml": family([model(params=-1), model(id="x/y-chat")])})
     with pytest.raises(DensingInputError, match=r"row 1, column 'params'.*1 more problem"):
         load(data_dir=d, today=TODAY)
 
 
 def test_duplicated_yaml_key_is_caught(tmp_path: Path) -> None:
-    d = _data_dir(tmp_path, {"acme.yaml": _family([_model()])})
+    d = data_dir(tmp_path, {"acme.yaml": family([model()])})
     f = d / "families" / "acme.yaml"
     lines = f.read_text().splitlines()
     i = next(k for k, t in enumerate(lines) if t.strip().startswith("params:"))
     lines.insert(i + 1, "  params: 8.0e+9")
     f.write_text("\n".join(lines) + "\n")
-    p = _one(validate(data_dir=d, today=TODAY))
+    p = one(validate(data_dir=d, today=TODAY))
     assert f"line {i + 2}" in str(p) and "duplicated key 'params'" in str(p)
 
 
 def test_bad_yaml_reports_line(tmp_path: Path) -> None:
-    d = _data_dir(tmp_path, {})
+    d = data_dir(tmp_path, {})
     (d / "families" / "acme.yaml").write_text("family: Acme\nmodels: [\n  - id: x\n")
-    p = _one(validate(data_dir=d, today=TODAY))
+    p = one(validate(data_dir=d, today=TODAY))
     assert "not valid YAML" in str(p) and "line" in str(p)
 
 
@@ -431,7 +363,7 @@ def test_bad_yaml_reports_line(tmp_path: Path) -> None:
 
 
 def test_wide_prefers_uniform_harness_and_records_setting(tmp_path: Path) -> None:
-    m = _model()
+    m = model()
     m["scores"].append(
         {
             "benchmark": "mmlu",
@@ -441,7 +373,7 @@ def test_wide_prefers_uniform_harness_and_records_setting(tmp_path: Path) -> Non
             "source": "acme-paper",
         }
     )
-    other = _model(
+    other = model(
         id="acme/base-1b",
         params=1e9,
         active_params=1e9,
@@ -455,7 +387,7 @@ def test_wide_prefers_uniform_harness_and_records_setting(tmp_path: Path) -> Non
             }
         ],
     )
-    cat = load(data_dir=_data_dir(tmp_path, {"acme.yaml": _family([m, other])}), today=TODAY)
+    cat = load(data_dir=data_dir(tmp_path, {"acme.yaml": family([m, other])}), today=TODAY)
     w = cat.wide()
     assert list(w.columns) == ["mmlu", "gsm8k"]
     assert w.loc["acme/base-7b", "mmlu"] == 0.61
@@ -487,7 +419,10 @@ def _user_csv(tmp_path: Path, text: str) -> Path:
     return p
 
 
-USER_HEADER = "id,family,params,tokens,release_date,source,mmlu,mmlu_setting,gsm8k,gsm8k_source\n"
+USER_HEADER = (
+    "id,family,params,tokens,release_date,source,mmlu,mmlu_setting,gsm8k,gsm8k_source,"
+    "mmlu_shots,gsm8k_shots\n"
+)
 
 
 def test_user_csv_merges_and_overrides(tmp_path: Path, shipped: Catalog) -> None:
@@ -495,8 +430,8 @@ def test_user_csv_merges_and_overrides(tmp_path: Path, shipped: Catalog) -> None
     p = _user_csv(
         tmp_path,
         USER_HEADER
-        + "my-org/tiny-1b,Tiny,1.1e9,3e12,2025-02-01,our tech report 2025,0.31,own-lm-eval-0.4,0.05,https://example.org/x\n"
-        + f"{existing},Override,7e9,,2024-01-01,our re-evaluation 2025,0.5,,,\n",
+        + "my-org/tiny-1b,Tiny,1.1e9,3e12,2025-02-01,our tech report 2025,0.31,own-lm-eval-0.4,0.05,https://example.org/x,5,8\n"
+        + f"{existing},Override,7e9,,2024-01-01,our re-evaluation 2025,0.5,,,,5,\n",
     )
     cat = load(p)
     assert len(cat) == len(shipped) + 1
@@ -519,10 +454,10 @@ def test_user_csv_percentage_names_row_and_column(tmp_path: Path) -> None:
     p = _user_csv(
         tmp_path,
         USER_HEADER
-        + "a/one-1b,T,1e9,,2024-01-01,our report 2025,0.3,,,\n"
-        + "a/two-1b,T,1e9,,2024-01-01,our report 2025,87,,,\n",
+        + "a/one-1b,T,1e9,,2024-01-01,our report 2025,0.3,,,,5,\n"
+        + "a/two-1b,T,1e9,,2024-01-01,our report 2025,87,,,,5,\n",
     )
-    p1 = _one(validate(p))
+    p1 = one(validate(p))
     assert p1.location.file == str(p) and p1.location.row == 2 and p1.location.column == "mmlu"
     assert "percentage" in str(p1) and "a/two-1b" in str(p1)
 
@@ -554,14 +489,14 @@ def test_user_csv_duplicate_and_unknown_column(tmp_path: Path) -> None:
     p = _user_csv(
         tmp_path,
         USER_HEADER
-        + "a/x-1b,T,1e9,,2024-01-01,our report 2025,,,,\n"
-        + "a/x-1b,T,1e9,,2024-01-01,our report 2025,,,,\n",
+        + "a/x-1b,T,1e9,,2024-01-01,our report 2025,,,,,,\n"
+        + "a/x-1b,T,1e9,,2024-01-01,our report 2025,,,,,,\n",
     )
-    p1 = _one(validate(p))
+    p1 = one(validate(p))
     assert p1.location.row == 2 and "duplicated model id 'a/x-1b'" in str(p1)
     q = tmp_path / "q.csv"
     q.write_text("id,family,params,release_date,source,mmlu_score\na/x,T,1e9,2024-01-01,r x,0.3\n")
-    p2 = _one(validate(q))
+    p2 = one(validate(q))
     assert p2.location.column == "mmlu_score" and "unknown column" in str(p2)
 
 
@@ -580,7 +515,7 @@ def test_export_wide_round_trips(tmp_path: Path, shipped: Catalog) -> None:
 
 
 def test_user_yaml_file_in_family_format(tmp_path: Path) -> None:
-    fam = _family([_model(id="me/base-3b", params=3e9, active_params=3e9)], "Mine")
+    fam = family([model(id="me/base-3b", params=3e9, active_params=3e9)], "Mine")
     p = tmp_path / "mine.yaml"
     p.write_text(yaml.safe_dump(fam, sort_keys=False))
     cat = load(p)
@@ -637,7 +572,7 @@ def test_user_json_records_file(tmp_path: Path) -> None:
 def test_parse_cache_is_keyed_by_content(tmp_path: Path, monkeypatch) -> None:
     cache = tmp_path / "cache"
     monkeypatch.setenv("DENSING_CACHE_DIR", str(cache))
-    d = _data_dir(tmp_path, {"acme.yaml": _family([_model()])})
+    d = data_dir(tmp_path, {"acme.yaml": family([model()])})
     first = load(data_dir=d, today=TODAY)
     files = list(cache.glob("catalog-*.json"))
     assert len(files) == 1
@@ -648,7 +583,7 @@ def test_parse_cache_is_keyed_by_content(tmp_path: Path, monkeypatch) -> None:
     f = d / "families" / "acme.yaml"
     good_text = f.read_text()
     f.write_text(good_text.replace("score: 0.61", "score: 61"))
-    p = _one(validate(data_dir=d, today=TODAY))
+    p = one(validate(data_dir=d, today=TODAY))
     assert "percentage" in str(p) and p.location.column == "scores[0].score"
     assert len(list(cache.glob("catalog-*.json"))) == 2
     # a corrupt cache file is ignored
@@ -657,7 +592,7 @@ def test_parse_cache_is_keyed_by_content(tmp_path: Path, monkeypatch) -> None:
         c.write_text("{not json")
     assert load(data_dir=d, today=TODAY, cache=True).ids == first.ids
     monkeypatch.setenv("DENSING_CACHE_DIR", "off")
-    assert catalog._cache_dir() is None
+    assert cache_dir() is None
 
 
 def test_cached_and_uncached_shipped_catalog_agree() -> None:
@@ -667,3 +602,49 @@ def test_cached_and_uncached_shipped_catalog_agree() -> None:
         pd.testing.assert_frame_equal(x.models, c.models)
         pd.testing.assert_frame_equal(x.scores, c.scores)
         pd.testing.assert_frame_equal(x.sources, c.sources)
+
+
+def test_parse_cache_lives_in_the_platform_cache_dir(monkeypatch, tmp_path: Path) -> None:
+    import sys
+
+    monkeypatch.delenv("DENSING_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
+    expected = {"win32": tmp_path / "local", "darwin": Path.home() / "Library" / "Caches"}
+    assert cache_dir() == expected.get(sys.platform, tmp_path / "xdg") / "densing"
+    for off in ("off", "0", ""):
+        monkeypatch.setenv("DENSING_CACHE_DIR", off)
+        assert cache_dir() is None
+
+
+def test_tests_keep_the_parse_cache_in_a_temp_dir(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    where = cache_dir()
+    assert where is not None and tmp_path_factory.getbasetemp() in where.parents
+    d = data_dir(tmp_path, {"acme.yaml": family([model()])})
+    load(data_dir=d, today=TODAY)
+    assert list(where.glob("catalog-*.json"))
+
+
+def test_parse_cache_keeps_the_newest_files(tmp_path: Path, monkeypatch) -> None:
+    from densing.catalog import cache
+
+    monkeypatch.setenv("DENSING_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "KEEP", 2)
+    for i in range(4):
+        d = data_dir(tmp_path / str(i), {"acme.yaml": family([model(notes=f"edit {i}")])})
+        load(data_dir=d, today=TODAY)
+    assert len(list((tmp_path / "cache").glob("catalog-*.json"))) == 2
+
+
+def test_queries_take_benchmark_and_family_names_in_any_case(tmp_path: Path) -> None:
+    small = model(id="acme/base-1b", params=1e9, active_params=1e9, scores=[])
+    cat = load(data_dir=data_dir(tmp_path, {"acme.yaml": family([model(), small])}), today=TODAY)
+    assert cat.filter(family="ACME", benchmark="GSM8K").ids == ["acme/base-7b"]
+    assert cat.filter(benchmark=["MMLU", "gsm8k"]).ids == ["acme/base-7b"]
+    w = cat.wide(["MMLU", "Gsm8k"])
+    assert list(w.columns) == ["mmlu", "gsm8k"] and w.loc["acme/base-7b", "mmlu"] == 0.61
+    assert list(cat.wide("MMLU-Pro").columns) == ["mmlu_pro"]
+    with pytest.raises(DensingInputError, match="did you mean 'gsm8k'"):
+        cat.filter(benchmark="GSM8")

@@ -11,26 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from _catalog_files import run_cli as run
 from densing.catalog import load
-from densing.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def _private_parse_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
-    """Keep the catalog parse cache out of the user's home during tests."""
-    monkeypatch.setenv("DENSING_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -103,16 +87,17 @@ def test_validate_builtin_ok(capsys, cat) -> None:
 def test_validate_bad_user_file_exit_2(capsys, tmp_path: Path) -> None:
     p = tmp_path / "mine.csv"
     p.write_text(
-        "id,family,params,release_date,source,mmlu\n"
-        "a/x-7b,T,7e9,2024-01-01,our tech report,0.3\n"
-        "a/y-7b,T,7e9,2024-01-01,our tech report,87\n"
+        "id,family,params,release_date,source,mmlu,mmlu_shots\n"
+        "a/x-7b,T,7e9,2024-01-01,our tech report,0.3,5\n"
+        "a/y-7b,T,7e9,2024-01-01,our tech report,87,5\n"
     )
     code, _, err = run(["catalog", "validate", str(p)], capsys)
     assert code == 2
     assert err.strip().count("\n") == 0  # one precise line
     assert f"{p}, row 2, column 'mmlu'" in err and "percentage" in err
     p.write_text(
-        "id,family,params,release_date,source,mmlu\na/x-7b,T,7e9,2024-01-01,our report,0.3\n"
+        "id,family,params,release_date,source,mmlu,mmlu_shots\n"
+        "a/x-7b,T,7e9,2024-01-01,our report,0.3,5\n"
     )
     code, out, _ = run(["catalog", "validate", str(p)], capsys)
     assert code == 0 and "ok:" in out
@@ -131,34 +116,136 @@ def test_validate_several_problems_listed(capsys, tmp_path: Path) -> None:
     assert "2 problems found" in err
 
 
-def test_export_formats(capsys, tmp_path: Path, cat) -> None:
+def test_export_format_follows_the_out_suffix(capsys, tmp_path: Path, cat) -> None:
     code, out, _ = run(["catalog", "export", "--format", "json"], capsys)
     assert code == 0
     data = json.loads(out)
     assert len(data["models"]) == len(cat) and "obscaling" in data["sources"]
-    for fmt in ("csv", "parquet"):
-        dest = tmp_path / f"wide.{fmt}"
-        code, _, _ = run(["catalog", "export", "--format", fmt, "--out", str(dest)], capsys)
-        assert code == 0
-        df = pd.read_csv(dest) if fmt == "csv" else pd.read_parquet(dest)
-        assert list(df["id"]) == cat.ids
-        assert "mmlu_source" in df.columns
+    readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".json": pd.read_json}
+    for suffix, read in readers.items():
+        dest = tmp_path / f"long{suffix}"
+        args = ["catalog", "export", "--out", str(dest)]
+        code, _, err = run([*args, "--table", "long"] if suffix == ".json" else args, capsys)
+        assert code == 0, err
+        df = read(dest)
+        assert len(df) == len(cat.scores) + int((~cat.models["id"].isin(cat.scores["id"])).sum())
+        assert list(df.columns[:7]) == [
+            "id",
+            "benchmark",
+            "score",
+            "shots",
+            "cot",
+            "setting",
+            "source",
+        ]
+    dest = tmp_path / "wide.csv"
+    code, _, _ = run(["catalog", "export", "--table", "wide", "--out", str(dest)], capsys)
+    df = pd.read_csv(dest)
+    assert code == 0 and list(df["id"]) == cat.ids and "mmlu_source" in df.columns
     dest = tmp_path / "scores.csv"
-    code, _, _ = run(
-        ["catalog", "export", "--format", "csv", "--table", "scores", "--out", str(dest)], capsys
-    )
+    code, _, _ = run(["catalog", "export", "--table", "scores", "--out", str(dest)], capsys)
     long = pd.read_csv(dest)
     assert len(long) == len(cat.scores) and long["citation"].notna().all()
-    code, _, err = run(["catalog", "export", "--format", "parquet"], capsys)
-    assert code == 2 and "--out" in err
-    code, _, err = run(["catalog", "export", "--format", "xlsx"], capsys)
-    assert code == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [
+        (["--format", "parquet"], "needs --out"),
+        (["--format", "xlsx"], "unknown format 'xlsx'"),
+        (["--out", "{tmp}/catalog.xlsx"], "suffix '.xlsx'"),
+        (["--out", "{tmp}/catalog"], "suffix ''"),
+        (["--out", "{tmp}/catalog.csv", "--format", "json"], "disagrees"),
+        (["--out", "{tmp}/no/such/dir/catalog.csv"], "does not exist"),
+        (["--out", "{tmp}"], "is a directory"),
+        (["--table", "long-ish"], "unknown table"),
+    ],
+)
+def test_export_refuses_bad_output_before_loading(
+    capsys, tmp_path: Path, monkeypatch, args: list[str], phrase: str
+) -> None:
+    import densing.catalog
+
+    def no_load(*_a, **_k):
+        raise AssertionError("the catalog was loaded before the output was checked")
+
+    monkeypatch.setattr(densing.catalog, "load", no_load)
+    argv = ["catalog", "export", *(a.replace("{tmp}", str(tmp_path)) for a in args)]
+    code, out, err = run(argv, capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and phrase in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_json_note(capsys, tmp_path: Path, cat) -> None:
+    dest = tmp_path / "c.parquet"
+    code, out, err = run(["catalog", "export", "--out", str(dest), "--json"], capsys)
+    assert code == 0, err
+    note = json.loads(out)
+    assert note == {
+        "out": str(dest),
+        "format": "parquet",
+        "table": "long",
+        "rows": len(pd.read_parquet(dest)),
+    }
+    code, out, _ = run(["catalog", "export", "--json"], capsys)
+    assert code == 0 and len(json.loads(out)["models"]) == len(cat)
+
+
+def test_export_then_validate_and_extra_is_lossless(capsys, tmp_path: Path, cat) -> None:
+    dest = tmp_path / "catalog.csv"
+    code, _, err = run(["catalog", "export", "--out", str(dest)], capsys)
+    assert code == 0, err
+    code, out, _ = run(["catalog", "validate", str(dest)], capsys)
+    assert code == 0 and f"{len(cat.scores)} scores" in out
+    code, out, _ = run(["catalog", "list", "--extra", str(dest), "--json"], capsys)
+    assert sum(len(m["scores"]) for m in json.loads(out)) == len(cat.scores)
+
+
+def test_validate_json(capsys, tmp_path: Path, cat) -> None:
+    code, out, _ = run(["catalog", "validate", "--json"], capsys)
+    got = json.loads(out)
+    assert code == 0 and got["ok"] and got["problems"] == []
+    assert got["coverage"]["models"] == len(cat)
+    p = tmp_path / "mine.csv"
+    p.write_text(
+        "id,family,params,release_date,source\n"
+        "a/x-7b-chat,T,7e9,2024-01-01,our report\n"
+        "a/y-7b,T,-7e9,2024-01-01,our report\n"
+    )
+    code, out, err = run(["catalog", "validate", str(p), "--json"], capsys)
+    got = json.loads(out)
+    assert code == 2 and not got["ok"] and err.count("\n") == 1 and "2 problem(s)" in err
+    assert [(q["row"], q["column"]) for q in got["problems"]] == [(1, "id"), (2, "params")]
+    assert all(q["file"] == str(p) and q["reason"] in q["message"] for q in got["problems"])
+
+
+def test_list_family_and_benchmark_any_case(capsys, cat) -> None:
+    fam = cat.models["family"].iloc[0]
+    code, out, _ = run(["catalog", "list", "--family", fam.upper(), "--json"], capsys)
+    assert code == 0 and {m["family"] for m in json.loads(out)} == {fam}
+    code, out, _ = run(["catalog", "list", "--benchmark", "MMLU", "--json"], capsys)
+    with_mmlu = set(cat.scores.loc[cat.scores["benchmark"] == "mmlu", "id"])
+    assert code == 0 and {m["id"] for m in json.loads(out)} == with_mmlu
+    code, out, _ = run(["catalog", "list", "--benchmark", "MMLU-Pro"], capsys)
+    assert code == 0 and "mmlu_pro" in out
+
+
+def test_help_shows_brackets_and_no_bool_metavar(capsys) -> None:
+    for cmd in ("list", "show", "validate", "export", "diff", "--help"):
+        code, out, _ = run(["catalog", *dict.fromkeys([cmd, "--help"])], capsys)
+        assert code == 0
+        assert "<bool>" not in out, cmd
+    code, out, _ = run(["catalog", "export", "--help"], capsys)
+    flat = " ".join(out.split())
+    assert "[family, params, ...]" in flat  # Rich markup would swallow this
 
 
 def test_extra_option_merges_user_file(capsys, tmp_path: Path) -> None:
     p = tmp_path / "mine.csv"
     p.write_text(
-        "id,family,params,release_date,source,mmlu\nme/m-3b,Mine,3e9,2025-05-01,our report,0.5\n"
+        "id,family,params,release_date,source,mmlu,mmlu_shots\n"
+        "me/m-3b,Mine,3e9,2025-05-01,our report,0.5,5\n"
     )
     code, out, _ = run(["catalog", "show", "me/m-3b", "--extra", str(p), "--json"], capsys)
     assert code == 0 and json.loads(out)["scores"][0]["source"]["citation"] == "our report"

@@ -407,3 +407,33 @@ def test_cli_bad_options_exit_2(tmp_path, capsys, args, fragment):
         _cli(["trend", str(p), *args])
     assert e.value.code == 2
     assert fragment in capsys.readouterr().err
+
+
+def test_cli_trend_reads_a_runs_densities_csv(tmp_path, capsys):
+    """`densing trend densing-report/densities.csv` (the README's example) once failed on the rows
+    without a finite density; the run's own file is read, and the rows left out are named."""
+    from densing.cli import main
+
+    rng = np.random.default_rng(0)
+    n = 30
+    days = np.sort(rng.integers(0, 700, n))
+    rho = np.exp(0.004 * days + rng.normal(0, 0.2, n))
+    df = pd.DataFrame(
+        {
+            "model": [f"m{i}" for i in range(n)],
+            "release_date": [
+                (dt.date(2023, 1, 1) + dt.timedelta(days=int(d))).isoformat() for d in days
+            ],
+            "density_active": rho,
+            "status": ["ok"] * n,
+        }
+    )
+    df.loc[3, ["density_active", "status"]] = [np.inf, "above_range"]
+    df.loc[5, ["density_active", "status"]] = [np.nan, "insufficient_scores"]
+    df.loc[7, "status"] = "uninformative"
+    path = tmp_path / "densities.csv"
+    df.to_csv(path, index=False)
+    main(["trend", str(path), "--json"])
+    out, err = capsys.readouterr()
+    assert json.loads(out)["n_models"] == n - 3
+    assert "3 row(s)" in err and "above_range 1" in err and "uninformative 1" in err

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from densing.catalog.sources.obscaling import obscaling_tables
 
 from densing.bootstrap import BootstrapSpec
+from densing.catalog.sources.obscaling import obscaling_tables
 from densing.scoreframe import fit_score_frame
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "obscaling"

@@ -79,6 +79,7 @@ class Frame(Protocol):
 FRAME_KINDS: dict[str, str | type] = {
     "loss-frame": "densing.lossframe:LossFrame",
     "score-frame": "densing.scoreframe:ScoreFrame",
+    "stitched-frame": "densing.scoreframe:StitchedFrame",
 }
 
 

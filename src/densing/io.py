@@ -169,7 +169,7 @@ def date_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> pd
     require_columns(df, [column], file=file)
     out = []
     for i, v in enumerate(df[column].tolist()):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "":
+        if _blank(v):
             raise DensingInputError(
                 "missing date; expected an ISO date YYYY-MM-DD",
                 file=file,
@@ -188,16 +188,29 @@ def date_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> pd
     return pd.Series(pd.DatetimeIndex(out), index=df.index, name=column)
 
 
+def _blank(v: object) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == ""
+
+
+def text_column(
+    df: pd.DataFrame, column: str, *, file: str | None = None, what: str = "value"
+) -> np.ndarray:
+    """A required text column: every row non-blank; values stripped."""
+    file = file or source_of(df)
+    require_columns(df, [column], file=file)
+    vals = df[column].tolist()
+    for i, v in enumerate(vals):
+        if _blank(v):
+            raise DensingInputError(f"missing {what}", file=file, row=_row_of(i), column=column)
+    return np.array([str(v).strip() for v in vals], dtype=object)
+
+
 def id_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> list[str]:
     """Model ids: present, non-empty and unique."""
     file = file or source_of(df)
-    require_columns(df, [column], file=file)
+    ids = [str(v) for v in text_column(df, column, file=file, what="model id")]
     seen: dict[str, int] = {}
-    ids = []
-    for i, v in enumerate(df[column].tolist()):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "":
-            raise DensingInputError("missing model id", file=file, row=_row_of(i), column=column)
-        key = str(v).strip()
+    for i, key in enumerate(ids):
         if key in seen:
             raise DensingInputError(
                 f"duplicated model id '{key}' (first seen in row {seen[key]})",
@@ -206,17 +219,9 @@ def id_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> list
                 column=column,
             )
         seen[key] = _row_of(i)
-        ids.append(key)
     return ids
 
 
 def label_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> np.ndarray:
     """Group labels (e.g. a model family): every row must have one; returned as strings."""
-    file = file or source_of(df)
-    require_columns(df, [column], file=file)
-    g = df[column]
-    missing = g.isna().to_numpy() | (g.astype(str).str.strip() == "").to_numpy()
-    if missing.any():
-        i = int(np.flatnonzero(missing)[0])
-        raise DensingInputError("missing group label", file=file, row=_row_of(i), column=column)
-    return g.astype(str).to_numpy()
+    return text_column(df, column, file=file, what="group label").astype(str)

@@ -285,6 +285,13 @@ class _Problem:
     objective: str
     delta: float
 
+    @property
+    def scale(self) -> float:
+        """The optimiser sees the objective divided by this (1 up to 256 points, then n/256):
+        a sum over 200,000 points otherwise leaves L-BFGS-B's gradient tolerance meaningless
+        and its line search ends ABNORMAL. Reported objective values are unscaled sums."""
+        return max(1.0, self.L.size / 256.0)
+
     def value_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         logp, jac = self.form.log_predict(theta, self.logN, self.logD)
         rho = _rho(self.objective, self.delta)
@@ -292,17 +299,18 @@ class _Problem:
             p = np.exp(logp)
             r = p - self.L
             val, psi = rho(r)
-            return float(val.sum()), jac @ (psi * p)
+            return float(val.sum()) / self.scale, jac @ (psi * p) / self.scale
         r = logp - self.logL
         val, psi = rho(r)
-        return float(val.sum()), jac @ psi
+        return float(val.sum()) / self.scale, jac @ psi / self.scale
 
     def values_at(self, theta_batch: np.ndarray) -> np.ndarray:
         """Objective for many θ at once (G × p) — used on the grid."""
         out = np.empty(theta_batch.shape[0])
         rho = _rho(self.objective, self.delta)
-        for s in range(0, theta_batch.shape[0], 512):
-            tb = theta_batch[s : s + 512]
+        step = _chunk(self.L.size, len(self.form.terms))
+        for s in range(0, theta_batch.shape[0], step):
+            tb = theta_batch[s : s + step]
             k = len(self.form.terms)
             z = np.repeat(tb[:, :k, None], self.logN.shape[0], axis=2)
             lvs = self.form._logvars(self.logN, self.logD)
@@ -312,8 +320,13 @@ class _Problem:
             zmax = z.max(axis=1)
             logp = zmax + np.log(np.exp(z - zmax[:, None, :]).sum(axis=1))
             r = np.exp(logp) - self.L if self.objective == "lsq" else logp - self.logL
-            out[s : s + 512] = rho(r)[0].sum(axis=1)
+            out[s : s + step] = rho(r)[0].sum(axis=1) / self.scale
         return out
+
+
+def _chunk(n_points: int, n_terms: int, budget: int = 20_000_000) -> int:
+    """Grid points per batch so that a batch holds at most ``budget`` floats."""
+    return int(max(1, min(512, budget // max(1, n_points * n_terms))))
 
 
 # --------------------------------------------------------------- batched NNLS grid
@@ -564,9 +577,17 @@ def _search(
     starts: list[np.ndarray] = []
     n_grid = 0
     if x0 is None:
-        X = form.basis(grid, prob.logN, prob.logD)
         w = 1.0 / prob.L
-        coefs, _ = _batched_nnls(X * w[None, :, None], np.ones_like(prob.L))
+        step = _chunk(prob.L.size, len(form.terms))
+        coefs = np.vstack(
+            [
+                _batched_nnls(
+                    form.basis(grid[s : s + step], prob.logN, prob.logD) * w[None, :, None],
+                    np.ones_like(prob.L),
+                )[0]
+                for s in range(0, grid.shape[0], step)
+            ]
+        )
         ok = np.all(coefs > 0, axis=1)
         if not ok.any():  # allow zero coefficients: floor them at a tiny positive value
             ok = np.any(coefs > 0, axis=1)
@@ -625,7 +646,7 @@ def _search(
         message=str(best.message),
         n_iterations=int(best.nit),
     )
-    return best.x, float(best.fun), conv
+    return best.x, float(best.fun) * prob.scale, conv
 
 
 def fit_loss_law(

@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 
 from densing.errors import DensingInputError
-from densing.io import numeric_column, require_columns, score_column, source_of
+from densing.io import (
+    id_column,
+    numeric_column,
+    require_columns,
+    score_column,
+    source_of,
+    text_column,
+)
 
 #: Columns of a targets table that are not benchmarks (one list for every frame kind).
 TARGET_META_COLUMNS: tuple[str, ...] = (
@@ -30,15 +37,6 @@ TARGET_META_COLUMNS: tuple[str, ...] = (
     "setting",
     "shots",
 )
-
-
-def _str_column(df: pd.DataFrame, col: str, file: str | None) -> np.ndarray:
-    require_columns(df, [col], file=file)
-    vals = df[col].tolist()
-    for i, v in enumerate(vals):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "":
-            raise DensingInputError("missing value", file=file, row=i + 1, column=col)
-    return np.array([str(v).strip() for v in vals], dtype=object)
 
 
 def _sizes(df: pd.DataFrame, file: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -74,10 +72,10 @@ def _check_consistent(out: pd.DataFrame, col: str, file: str | None) -> None:
 
 
 def _long(df: pd.DataFrame, known: list[str], file: str | None) -> pd.DataFrame:
-    models = _str_column(df, "model", file)
+    models = text_column(df, "model", file=file)
     N, A = _sizes(df, file)
     lower = {b.lower(): b for b in known}
-    bench = _str_column(df, "benchmark", file)
+    bench = text_column(df, "benchmark", file=file)
     for i, b in enumerate(bench):
         if b.lower() not in lower:
             raise DensingInputError(
@@ -122,17 +120,7 @@ def _wide(df: pd.DataFrame, known: list[str], file: str | None) -> pd.DataFrame:
             f"benchmark of the frame {known}",
             file=file,
         )
-    models = _str_column(df, "model", file)
-    seen: dict[str, int] = {}
-    for i, m in enumerate(models):
-        if m in seen:
-            raise DensingInputError(
-                f"duplicated model '{m}' in a wide table (first seen in row {seen[m]})",
-                file=file,
-                row=i + 1,
-                column="model",
-            )
-        seen[m] = i + 1
+    models = np.array(id_column(df, "model", file=file), dtype=object)
     N, A = _sizes(df, file)
     parts = [
         pd.DataFrame(

@@ -29,14 +29,15 @@ import datetime as _dt
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from densing.bootstrap import BootstrapSpec, percentile_interval, replicate_seeds, resample_indices
 from densing.errors import DensingInputError
-from densing.io import parse_iso_date
+from densing.io import id_column, parse_iso_date
+from densing.results import JsonResult
 from densing.units import DAYS_PER_MONTH
 
 REFERENCE_DATE = _dt.date(2023, 1, 1)
@@ -92,21 +93,9 @@ def prepare(
         )
     if r.size == 0:
         raise DensingInputError("no models given", file=file)
-    seen: dict[str, int] = {}
-    ids = []
-    for i, m in enumerate(models):
-        key = "" if m is None else str(m).strip()
-        if key == "" or (isinstance(m, float) and math.isnan(m)):
-            raise DensingInputError("missing model id", file=file, row=i + 1, column="model")
-        if key in seen:
-            raise DensingInputError(
-                f"duplicated model id '{key}' (first seen in row {seen[key]})",
-                file=file,
-                row=i + 1,
-                column="model",
-            )
-        seen[key] = i + 1
-        ids.append(key)
+    frame = pd.DataFrame({"model": list(models)})
+    frame.attrs["source"] = file
+    ids = id_column(frame, "model", file=file)
     for i, v in enumerate(r):
         if not np.isfinite(v):
             raise DensingInputError(
@@ -407,8 +396,14 @@ def _intervals(
 
 
 @dataclass(frozen=True)
-class TrendResult:
-    """The densing-law fit with bootstrap replicates and percentile intervals."""
+class TrendResult(JsonResult):
+    """The densing-law fit with bootstrap replicates and percentile intervals.
+
+    ``to_dict()`` gives the keys of ``densing trend --json``; ``to_json(path)`` / ``from_json``
+    keep the replicates too (:mod:`densing._trend_io`).
+    """
+
+    kind: ClassVar[str] = "densing-trend"
 
     fit: TrendFit
     samples: TrendSamples | None
@@ -457,6 +452,36 @@ class TrendResult:
 
     def summary(self) -> str:
         return _summary_text(self.fit, self, self.level)
+
+    def to_json(self, path: str | Any) -> Any:
+        from densing._trend_io import trend_to_dict
+        from densing.results import write_json_file
+
+        return write_json_file(trend_to_dict(self), path)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, file: str | None = None) -> TrendResult:
+        from densing._trend_io import trend_from_dict
+
+        return trend_from_dict(d, file=file)  # type: ignore[no-any-return]
+
+    def conf_int(self, level: float | None = None) -> pd.DataFrame:
+        """A, doubling time (days, months), B and R² with percentile intervals."""
+        lvl = level or self.level
+        iv = self.samples.intervals(lvl) if self.samples is not None else {}
+        est = {
+            "A_per_day": self.A_per_day,
+            "doubling_time_days": self.doubling_time_days,
+            "doubling_time_months": self.doubling_time_months,
+            "B": self.B,
+            "r2": self.fit.r2,
+        }
+        rows = [(v, *iv.get(k, (math.nan, math.nan))) for k, v in est.items()]
+        out = pd.DataFrame(
+            rows, index=pd.Index(list(est), name="name"), columns=["estimate", "lower", "upper"]
+        )
+        out.attrs["level"] = lvl
+        return out
 
     def _require_samples(self) -> TrendSamples:
         if self.samples is None or self.samples.A.size == 0:
@@ -555,46 +580,71 @@ def bootstrap_trend(
     """
     data = prepare(models, dates, rho, reference_date=reference_date, file=file)
     fit = _fit_data(data, envelope=envelope, breakpoint=breakpoint)
-    n = data.rho.size
-    nb = spec.n_resamples
-    rep = None
-    if rho_replicates is not None:
-        rep = np.asarray(rho_replicates, dtype=float)
-        if rep.shape != (nb, n):
-            raise DensingInputError(
-                f"rho_replicates has shape {rep.shape}; expected ({nb}, {n}) (n_resamples x models)"
-            )
-        bad = np.argwhere(~(np.isfinite(rep) & (rep > 0)))
-        if bad.size:
-            b, i = (int(v) for v in bad[0])
-            raise DensingInputError(
-                f"density replicate {b} of model '{data.models[i]}' is {rep[b, i]!r}; "
-                "replicates must be finite and > 0 (resolve out-of-range statuses first)",
-                row=i + 1,
-                column="density",
-            )
+    n, nb = data.rho.size, spec.n_resamples
+    rep = _check_replicates(rho_replicates, data, nb)
     g = None
     if groups is not None:
         g = np.asarray(groups)
         if g.shape[0] != n:
             raise DensingInputError(f"groups has {g.shape[0]} labels but there are {n} models")
+    common = {
+        "fit": fit,
+        "level": spec.level,
+        "n_resamples": nb,
+        "seed": spec.seed,
+        "resampling": "groups" if g is not None else "models",
+        "frame_replicates": rep is not None,
+    }
     if nb == 0:
-        return TrendResult(
-            fit=fit,
-            samples=None,
-            segment_samples=None,
-            level=spec.level,
-            n_resamples=0,
-            seed=spec.seed,
-            resampling="groups" if g is not None else "models",
-            frame_replicates=rep is not None,
-        )
+        return TrendResult(samples=None, segment_samples=None, **common)  # type: ignore[arg-type]
+    bp_day = None if fit.breakpoint is None else (fit.breakpoint - data.reference_date).days
+    samples = _resample_fits(data, spec.seed, nb, g, rep, envelope, bp_day, progress)
+    return TrendResult(
+        samples=samples["all"],
+        segment_samples=(
+            {"before": samples["before"], "after": samples["after"]} if bp_day is not None else None
+        ),
+        intervals=samples["all"].intervals(spec.level),
+        **common,  # type: ignore[arg-type]
+    )
 
+
+def _check_replicates(rho_replicates: np.ndarray | None, data: TrendData, nb: int):
+    """The frame's density replicates (nb × n, finite and > 0), or None."""
+    if rho_replicates is None:
+        return None
+    n = data.rho.size
+    rep = np.asarray(rho_replicates, dtype=float)
+    if rep.shape != (nb, n):
+        raise DensingInputError(
+            f"rho_replicates has shape {rep.shape}; expected ({nb}, {n}) (n_resamples x models)"
+        )
+    bad = np.argwhere(~(np.isfinite(rep) & (rep > 0)))
+    if bad.size:
+        b, i = (int(v) for v in bad[0])
+        raise DensingInputError(
+            f"density replicate {b} of model '{data.models[i]}' is {rep[b, i]!r}; "
+            "replicates must be finite and > 0 (resolve out-of-range statuses first)",
+            row=i + 1,
+            column="density",
+        )
+    return rep
+
+
+def _resample_fits(
+    data: TrendData,
+    seed: int | None,
+    nb: int,
+    g: np.ndarray | None,
+    rep: np.ndarray | None,
+    envelope: bool,
+    bp_day: int | None,
+    progress: Callable[[int], None] | None,
+) -> dict[str, TrendSamples]:
+    """Every replicate's fit (overall and per segment), vectorised in batches."""
+    n = data.rho.size
     idrank = np.argsort(np.argsort(np.asarray(data.models, dtype=str), kind="stable"))
-    seeds = replicate_seeds(spec.seed, nb)
-    bp_day = None
-    if fit.breakpoint is not None:
-        bp_day = (fit.breakpoint - data.reference_date).days
+    seeds = replicate_seeds(seed, nb)
     keys = ["all"] + (["before", "after"] if bp_day is not None else [])
     out = {k: (np.empty(nb), np.empty(nb), np.empty(nb)) for k in keys}
     for start in range(0, nb, _BATCH):
@@ -622,20 +672,7 @@ def bootstrap_trend(
             out[k][2][start:stop] = r2
         if progress is not None:
             progress(stop - start)
-    samples = {k: TrendSamples(*out[k]) for k in keys}
-    return TrendResult(
-        fit=fit,
-        samples=samples["all"],
-        segment_samples=(
-            {"before": samples["before"], "after": samples["after"]} if bp_day is not None else None
-        ),
-        level=spec.level,
-        n_resamples=nb,
-        seed=spec.seed,
-        resampling="groups" if g is not None else "models",
-        frame_replicates=rep is not None,
-        intervals=samples["all"].intervals(spec.level),
-    )
+    return {k: TrendSamples(*out[k]) for k in keys}
 
 
 def _batch_fit(

@@ -21,18 +21,22 @@ from densing.analysis.result import Analysis
 from densing.analysis.run import FrameRun, builtin_frame, fit_frame_spec, frame_inputs, run_frame
 from densing.analysis.specs import (
     DEFAULT_BENCHMARKS,
+    DEFAULT_ESTIMATOR,
     DEFAULT_FRAME,
     DEFAULT_SINCE,
     KNOWLEDGE_BENCHMARKS,
     PAPER,
     PAPER_BENCHMARKS,
     SENSITIVITY_FRAMES,
+    STITCHED_ALPHA,
+    UNIFORM_FRAME,
     UNIFORM_SETTINGS,
     FrameSpec,
 )
 
 __all__ = [
     "DEFAULT_BENCHMARKS",
+    "DEFAULT_ESTIMATOR",
     "DEFAULT_FORECASTS",
     "DEFAULT_FRAME",
     "DEFAULT_SINCE",
@@ -40,6 +44,8 @@ __all__ = [
     "PAPER",
     "PAPER_BENCHMARKS",
     "SENSITIVITY_FRAMES",
+    "STITCHED_ALPHA",
+    "UNIFORM_FRAME",
     "UNIFORM_SETTINGS",
     "Analysis",
     "FrameRun",

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import datetime as _dt
+import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pandas as pd
 
-from densing.analysis.forecast import DEFAULT_FORECASTS, forecast_table
+from densing.analysis.forecast import DEFAULT_FORECASTS, forecast_table, resolve_item
 from densing.analysis.result import Analysis
 from densing.analysis.run import FrameRun, run_frame
-from densing.analysis.specs import DEFAULT_FRAME, DEFAULT_SINCE, SENSITIVITY_FRAMES, FrameSpec
+from densing.analysis.specs import (
+    DEFAULT_ESTIMATOR,
+    DEFAULT_FRAME,
+    DEFAULT_SINCE,
+    SENSITIVITY_FRAMES,
+    FrameSpec,
+)
 from densing.bootstrap import BootstrapSpec
 from densing.catalog import Catalog
 from densing.errors import DensingInputError
@@ -49,6 +57,14 @@ def _breakpoint(
     return bp, ""
 
 
+def _has_item(run: FrameRun, bench: str) -> bool:
+    try:
+        resolve_item(run, bench)
+    except DensingInputError:
+        return False
+    return True
+
+
 def analyze(
     catalog: Catalog,
     spec: FrameSpec = DEFAULT_FRAME,
@@ -62,6 +78,9 @@ def analyze(
     since: _dt.date | None = DEFAULT_SINCE,
     warm_start: bool = False,
     n_jobs: int | None = None,
+    estimator: str = DEFAULT_ESTIMATOR,
+    include_uninformative: bool = False,
+    density_basis: str = "active",
     progress: Progress | None = None,
 ) -> Analysis:
     """Run the full analysis; ``progress(stage, done, total)`` reports advancement.
@@ -74,33 +93,51 @@ def analyze(
         raise DensingInputError("the number of bootstrap resamples must be >= 0")
     if not 0 < level < 1:
         raise DensingInputError(f"level {level} must be in (0, 1)")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    law_opts: dict[str, Any] = {
+        "estimator": estimator,
+        "include_uninformative": include_uninformative,
+        "density_basis": density_basis,
+    }
     main = run_frame(
         catalog, spec, n_resamples=n_resamples, seed=seed, level=level, n_jobs=n_jobs,
         since=since, warm_start=warm_start,
-        progress=_stage(progress, f"frame {spec.name}", n_resamples),
+        progress=_stage(progress, f"frame {spec.name}", n_resamples), **law_opts,
+    )  # fmt: skip
+    timings[f"frame {spec.name}"] = time.perf_counter() - t0
+    other = "total" if density_basis == "active" else "active"
+    basis_run = run_frame(
+        catalog, spec, n_resamples=n_resamples, seed=seed, level=level, since=since,
+        frame=main.frame, **{**law_opts, "density_basis": other},
     )  # fmt: skip
     bp, bp_note = _breakpoint(main, n_resamples, seed, level)
-    runs = [
-        run_frame(
-            catalog,
-            s,
-            n_resamples=sensitivity_resamples,
-            seed=seed,
-            level=level,
-            warm_start=True,
-            n_jobs=n_jobs,
-            since=since,
-            progress=_stage(progress, f"frame {s.name}", sensitivity_resamples),
+    runs = []
+    for s in sensitivity:
+        if s == spec:
+            continue
+        t1 = time.perf_counter()
+        runs.append(
+            run_frame(
+                catalog,
+                s,
+                n_resamples=sensitivity_resamples,
+                seed=seed,
+                level=level,
+                warm_start=True,
+                n_jobs=n_jobs,
+                since=since,
+                progress=_stage(progress, f"frame {s.name}", sensitivity_resamples),
+                **law_opts,
+            )
         )
-        for s in sensitivity
-        if s != spec
-    ]
+        timings[f"frame {s.name}"] = time.perf_counter() - t1
     # forecasts on benchmarks this frame has (the defaults name the default frame's)
-    usable = [f for f in forecasts if f[0] in spec.benchmarks]
+    usable = [f for f in forecasts if _has_item(main, f[0])]
     fc = forecast_table(main, usable, level) if usable else pd.DataFrame()
     return Analysis(
         main=main,
-        sensitivity_runs=tuple(runs),
+        sensitivity_runs=(basis_run, *runs),
         level=level,
         seed=seed,
         n_resamples=n_resamples,
@@ -108,4 +145,5 @@ def analyze(
         breakpoint_trend=bp,
         breakpoint_note=bp_note,
         forecasts=fc,
+        timings=timings,
     )

@@ -15,15 +15,30 @@ from densing.sigmoid import sigmoid_value
 
 def method_note(spec: FrameSpec, frame: ScoreFrame) -> str:
     members = frame.reference_members
+    law = (
+        f"The {len(members)} members of the reference family {spec.reference_family} have θ tied "
+        f"to the power law θ = N^-α (α = {frame.alpha:.3g}; {frame.d0_note}); a model's effective "
+        "size N̂ is that law inverted at the model's own θ̂, and its density is ρ = N̂ / N "
+        "(against activated and against total parameters for MoE)."
+    )
+    if frame.item_info is not None:
+        n_used = int(frame.item_info["used"].sum())
+        return (
+            f"Stitched score frame: each of {n_used} benchmark × setting items (e.g. MMLU 5-shot "
+            "under the Open LLM Leaderboard harness, MMLU 5-shot as developers report it, BBH "
+            "3-shot CoT reported) has its own sigmoid from one latent, loss-like capability θ per "
+            "model, so every published score counts and models are linked through the items they "
+            "share; missing scores are absent, not imputed. "
+            + law
+            + " Intervals: bootstrap over models (each replicate refits the frame), carried into "
+            "the law's bootstrap."
+        )
     return (
-        f"Score mode. One latent, loss-like capability θ per model is shared across "
-        f"{len(spec.benchmarks)} benchmarks ({', '.join(spec.benchmarks)}); each benchmark maps θ "
-        f"to score with its own sigmoid, fitted jointly on every observed score of the catalog "
-        f"(missing scores are absent, not imputed). The {len(members)} members of the reference "
-        f"family {spec.reference_family} have θ tied to the power law θ = N^-α (α = "
-        f"{frame.alpha:.3g}; {frame.d0_note}). A model's effective size N̂ is that law "
-        f"inverted at the model's own θ̂; density ρ = N̂ / N (activated parameters for MoE). "
-        f"Intervals: bootstrap over models, refitting the frame each time."
+        f"Score mode, one capability: one latent, loss-like θ per model is shared across "
+        f"{len(frame.benchmarks)} benchmarks ({', '.join(frame.benchmarks)}), each with its own "
+        "sigmoid, fitted jointly on every observed score (missing scores are absent, not imputed). "
+        + law
+        + " Intervals: bootstrap over models, refitting the frame each time."
     )
 
 

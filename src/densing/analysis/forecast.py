@@ -21,6 +21,22 @@ DEFAULT_FORECASTS: tuple[tuple[str, float, float], ...] = (
 _EMPTY = {"date": None, "date_lo": None, "date_hi": None}
 
 
+def resolve_item(run: FrameRun, bench: str) -> str:
+    """``bench`` as a column of the frame: itself, or (stitched frames) the item of that
+    benchmark observed for the most models."""
+    f = run.frame
+    if bench in f.benchmarks:
+        return bench
+    info = f.item_info
+    if info is not None:
+        cand = info[(info["benchmark"].str.lower() == bench.lower()) & info["used"]]
+        if len(cand):
+            return str(cand.sort_values("n_models", ascending=False)["item"].iloc[0])
+    raise DensingInputError(
+        f"benchmark '{bench}' is not in frame {run.spec.name}: {list(f.benchmarks)[:12]}"
+    )
+
+
 def _one(run: FrameRun, bench: str, score: float, n: float, level: float) -> dict[str, Any]:
     f = run.frame
     s = f.sigmoids.loc[bench]
@@ -55,11 +71,5 @@ def forecast_table(
     The interval is the densing-law bootstrap's (the frame's own uncertainty about θ(S)
     is not added).
     """
-    rows = []
-    for bench, score, n in targets:
-        if bench not in run.frame.benchmarks:
-            raise DensingInputError(
-                f"benchmark '{bench}' is not in frame {run.spec.name}: {list(run.frame.benchmarks)}"
-            )
-        rows.append(_one(run, bench, score, n, level))
+    rows = [_one(run, resolve_item(run, b), score, n, level) for b, score, n in targets]
     return pd.DataFrame(rows)

@@ -34,6 +34,8 @@ class Analysis:
     breakpoint_trend: TrendResult | None = None
     breakpoint_note: str = ""
     forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    timings: dict[str, float] = field(default_factory=dict)
+    backtest: Any = None  # BacktestResult of `densing run --backtest`, else None
 
     @property
     def sensitivity(self) -> pd.DataFrame:
@@ -68,6 +70,21 @@ class Analysis:
         # replicate densities that were not finite (model above the frame's range in that
         # replicate) and were replaced by the model's point estimate in the law's bootstrap
         d["replicate_cells_replaced"] = self.main.n_replaced_cells
+        d["estimator"] = self.main.estimator
+        d["n_extrapolated_on_envelope"] = self.main.n_extrapolated_on_envelope
+        d["caveats"] = self.main.caveats
+        d["window"] = [
+            min(self.main._window_dates(), default=None),
+            max(self.main._window_dates(), default=None),
+        ]
+        d["estimators"] = {
+            name: {
+                "A_per_day": f.A_per_day,
+                "doubling_time_months": f.doubling_time_months,
+                "intervals": {k: list(v) for k, v in f.intervals.items()},
+            }
+            for name, f in self.main.frontiers.items()
+        }
         if self.breakpoint_trend is not None:
             d["segments"] = self.breakpoint_trend.to_dict().get("segments")
             d["breakpoint"] = CHATGPT_RELEASE.isoformat()
@@ -91,7 +108,7 @@ class Analysis:
             {
                 "name": spec.name,
                 "mode": "score",
-                "benchmarks": list(spec.benchmarks),
+                "benchmarks": list(f.benchmarks),
                 "settings": list(spec.settings) if spec.settings else "preferred per score",
                 "D0": d.get("d0_note") or "family budget",
                 "method_note": method_note(spec, f),
@@ -142,6 +159,7 @@ class Analysis:
             sigmoids=sig_curves,
             sigmoid_points=sig_pts,
             sensitivity=self.sensitivity,
+            backtest=None if self.backtest is None else self.backtest.to_dict(),
             paper_comparison=paper_comparison(),
             generated_at=_dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
             densing_version=__version__,
@@ -167,6 +185,11 @@ class Analysis:
         dens["release_date"] = pd.to_datetime(dens["release_date"]).dt.date.astype(str)
         dens.to_csv(paths["densities"], index=False)
         paths["trend"].write_text(json.dumps(self.trend_dict(), indent=2) + "\n")
+        if self.backtest is not None:
+            paths["backtest"] = self.backtest.to_json(out / "backtest.json")
+        if self.main.frame.item_info is not None:
+            paths["items"] = out / "items.csv"
+            self.main.frame.item_info.to_csv(paths["items"], index=False)
         self.main.frame.to_json(paths["frame"])
         write_bundle(self.to_bundle(), paths["bundle"])
         # render from the saved bundle, so `densing report` re-renders the same page

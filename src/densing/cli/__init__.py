@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from densing.cli import catalog, core, eval, frame, run, trend
+from densing.cli import catalog, core, density, eval, frame, law, run, trend
 from densing.errors import DensingError, DensingInputError
 
 app = typer.Typer(
@@ -20,13 +20,16 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 core.register(app)
 trend.register(app)
 catalog.register(app)
 frame.register(app)
+density.register(app)
 run.register(app)
+law.register(app)
 eval.register(app)
 
 

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
 from rich.table import Table
 
 from densing.bootstrap import BootstrapSpec
-from densing.cli._common import check_bootstrap_options, console, print_json, progress_bar
+from densing.cli._common import (
+    BootstrapOpt,
+    JsonOpt,
+    LevelOpt,
+    SeedOpt,
+    check_bootstrap_options,
+    console,
+    print_json,
+    progress_bar,
+)
 from densing.errors import DensingInputError, FitError
 from densing.io import label_column, numeric_column, read_table, require_columns
 from densing.laws import FORMS, OBJECTIVES, LossLawFit, fit_loss_law, get_form
@@ -44,6 +53,37 @@ def _render(fit: LossLawFit) -> None:
         )
 
 
+def _read_points(
+    file: Path, law: Any, cols: tuple[str, str, str], group_col: str | None, drop_highest: int
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """(N, D, L, groups) of the rows kept (the ``drop_highest`` highest losses dropped)."""
+    params_col, tokens_col, loss_col = cols
+    if drop_highest < 0:
+        raise DensingInputError(f"--drop-highest {drop_highest} must be >= 0")
+    df = read_table(file)
+    need = [params_col, loss_col] + ([tokens_col] if law.uses_tokens else [])
+    require_columns(df, need + ([group_col] if group_col else []))
+    N = numeric_column(df, params_col, positive=True)
+    L = numeric_column(df, loss_col, positive=True)
+    D = numeric_column(df, tokens_col, positive=True) if law.uses_tokens else None
+    keep = np.ones(len(df), dtype=bool)
+    if drop_highest >= len(df):
+        raise DensingInputError(
+            f"--drop-highest {drop_highest} would drop all {len(df)} rows", file=str(file)
+        )
+    keep[np.argsort(-L, kind="stable")[:drop_highest]] = False
+    groups = label_column(df, group_col)[keep] if group_col else None
+    return N[keep], None if D is None else D[keep], L[keep], groups
+
+
+def _fit_json(fit: LossLawFit, with_bootstrap: bool) -> dict[str, Any]:
+    d = fit.to_dict()
+    keys = ["form", "params", "objective", "n_points", "objective_name", "convergence"]
+    if with_bootstrap:
+        keys += ["intervals", "std_errors", "bootstrap"]
+    return {k: d[k] for k in keys}
+
+
 def fit_loss_command(
     file: Annotated[Path, typer.Argument(help="CSV/Parquet with columns params, tokens, loss.")],
     form: Annotated[
@@ -56,11 +96,9 @@ def fit_loss_command(
     drop_highest: Annotated[
         int, typer.Option("--drop-highest", help="Drop the K rows with the highest loss first.")
     ] = 0,
-    bootstrap: Annotated[
-        int, typer.Option("--bootstrap", help="Bootstrap resamples (0: none).")
-    ] = 0,
-    level: Annotated[float, typer.Option("--level", help="Interval level, in (0, 1).")] = 0.95,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed of the bootstrap.")] = 0,
+    bootstrap: BootstrapOpt = 0,
+    level: LevelOpt = 0.95,
+    seed: SeedOpt = 0,
     jobs: Annotated[int, typer.Option("--jobs", help="Worker processes (0: all cores).")] = 0,
     warm_start: Annotated[
         bool,
@@ -74,65 +112,30 @@ def fit_loss_command(
         str | None,
         typer.Option("--group-col", help="Resample whole groups (e.g. a 'family' column)."),
     ] = None,
-    params_col: Annotated[str, typer.Option("--params-col")] = "params",
-    tokens_col: Annotated[str, typer.Option("--tokens-col")] = "tokens",
-    loss_col: Annotated[str, typer.Option("--loss-col")] = "loss",
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    params_col: Annotated[str, typer.Option("--params-col", help="Column of N.")] = "params",
+    tokens_col: Annotated[str, typer.Option("--tokens-col", help="Column of D.")] = "tokens",
+    loss_col: Annotated[str, typer.Option("--loss-col", help="Column of the loss.")] = "loss",
+    as_json: JsonOpt = False,
 ) -> None:
     """Fit a loss law L(N, D) globally (grid + polish), with bootstrap intervals."""
     check_bootstrap_options(bootstrap, level)
-    if drop_highest < 0:
-        raise DensingInputError(f"--drop-highest {drop_highest} must be >= 0")
     law = get_form(form)
-    df = read_table(file)
-    cols = [params_col, loss_col] + ([tokens_col] if law.uses_tokens else [])
-    require_columns(df, cols + ([group_col] if group_col else []))
-    N = numeric_column(df, params_col, positive=True)
-    L = numeric_column(df, loss_col, positive=True)
-    D = numeric_column(df, tokens_col, positive=True) if law.uses_tokens else None
-    keep = np.ones(len(df), dtype=bool)
-    if drop_highest:
-        if drop_highest >= len(df):
-            raise DensingInputError(
-                f"--drop-highest {drop_highest} would drop all {len(df)} rows", file=str(file)
-            )
-        keep[np.argsort(-L, kind="stable")[:drop_highest]] = False
-    groups = None
-    if group_col:
-        groups = label_column(df, group_col)[keep]
+    cols = (params_col, tokens_col, loss_col)
+    N, D, L, groups = _read_points(file, law, cols, group_col, drop_highest)
     spec = BootstrapSpec(
         n_resamples=bootstrap, seed=seed, level=level, n_jobs=jobs or None, warm_start=warm_start
     )
     with progress_bar("bootstrap", bootstrap, quiet=as_json) as advance:
         try:
             fit = fit_loss_law(
-                N[keep],
-                None if D is None else D[keep],
-                L[keep],
-                form=law,
-                objective=objective,  # type: ignore[arg-type]
-                delta=delta,
-                bootstrap=spec if bootstrap else None,
-                groups=groups,
+                N, D, L, form=law, objective=objective,  # type: ignore[arg-type]
+                delta=delta, bootstrap=spec if bootstrap else None, groups=groups,
                 progress=advance,
-            )
+            )  # fmt: skip
         except FitError as exc:
             raise DensingInputError(str(exc), file=str(file)) from exc
     if as_json:
-        d = fit.to_dict()
-        out = {
-            "form": d["form"],
-            "params": d["params"],
-            "objective": d["objective"],
-            "n_points": d["n_points"],
-            "objective_name": d["objective_name"],
-            "convergence": d["convergence"],
-        }
-        if bootstrap:
-            out["intervals"] = d["intervals"]
-            out["std_errors"] = d["std_errors"]
-            out["bootstrap"] = d["bootstrap"]
-        print_json(out)
+        print_json(_fit_json(fit, bool(bootstrap)))
     else:
         _render(fit)
 

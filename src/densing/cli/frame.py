@@ -1,4 +1,4 @@
-"""Loss-mode frame commands: ``fit-frame``, ``density`` and ``predict``."""
+"""Loss-mode frame commands: ``fit-frame`` and ``predict`` (``density`` is in ``cli.density``)."""
 
 from __future__ import annotations
 
@@ -24,10 +24,9 @@ from densing.cli._common import (
 )
 from densing.errors import DensingInputError
 from densing.formatting import fmt_interval, fmt_num
-from densing.frames import Frame, load_frame
+from densing.frames import load_frame
 from densing.io import read_table
 from densing.lossframe import (
-    AGGREGATE,
     BenchmarkFrame,
     CheckpointOptions,
     DensingWarning,
@@ -204,104 +203,6 @@ def fit_frame_command(
     console.print(f"saved frame to {out}")
 
 
-def _density_table(df: pd.DataFrame, level: float, intervals: bool) -> Table:
-    t = Table(title="Effective parameters and density", title_justify="left")
-    for c in ("model", "benchmark", "params", "active", "score", "N̂", "ρ active"):
-        t.add_column(c, justify="left" if c in ("model", "benchmark") else "right")
-    if intervals:
-        t.add_column(f"ρ active {100 * level:g}%", justify="right")
-    t.add_column("ρ total", justify="right")
-    if intervals:
-        t.add_column(f"ρ total {100 * level:g}%", justify="right")
-    t.add_column("status")
-    for r in df.to_dict(orient="records"):
-        bench = str(r["benchmark"])
-        cells = [
-            str(r["model"]),
-            f"[bold]{bench}[/bold]" if bench == AGGREGATE else bench,
-            fmt_num(r["params"]),
-            fmt_num(r["active_params"]),
-            fmt_num(r.get("score")),
-            fmt_num(r["effective_params"]),
-            fmt_num(r["density_active"]),
-        ]
-        if intervals:
-            cells.append(fmt_interval(r["density_active_lo"], r["density_active_hi"]))
-        cells.append(fmt_num(r["density_total"]))
-        if intervals:
-            cells.append(fmt_interval(r["density_total_lo"], r["density_total_hi"]))
-        cells.append(str(r["status"]))
-        t.add_row(*cells)
-    return t
-
-
-def density_command(
-    targets: Annotated[
-        Path,
-        typer.Argument(
-            help="Targets: model, params, [active_params], benchmark, score (or wide: one "
-            "score column per benchmark)."
-        ),
-    ],
-    frame: Annotated[
-        Path | None,
-        typer.Option(
-            "--frame",
-            help="A saved frame JSON (loss mode from `densing fit-frame`, or score mode: "
-            "frame.json of `densing run`). Default: the built-in score-mode frame.",
-        ),
-    ] = None,
-    level: Annotated[
-        float | None, typer.Option("--level", help="Interval level (default: the frame's).")
-    ] = None,
-    bootstrap: Annotated[
-        int, typer.Option("--bootstrap", help="Resamples of the built-in frame (no --frame).")
-    ] = 200,
-    warm_start: Annotated[
-        bool,
-        typer.Option("--warm-start", help="Built-in frame: fast warm-started resamples."),
-    ] = False,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Also write the result table (CSV).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-) -> None:
-    """Effective parameter size and density of your models under a frame."""
-    check_bootstrap_options(bootstrap, level)
-    df = read_table(targets)
-    if frame is None:
-        from densing.analysis import builtin_frame
-
-        with progress_bar("bootstrap built-in frame", bootstrap, quiet=as_json) as advance:
-            fr: Frame = builtin_frame(
-                n_resamples=bootstrap,
-                level=level or 0.95,
-                warm_start=warm_start,
-                progress=advance,
-            )
-    else:
-        fr = load_frame(frame)
-    res = fr.density(df, level=level)
-    lvl = fr.level if level is None else level
-    if out is not None:
-        res.to_csv(out, index=False)
-    intervals = bool(fr.n_resamples)
-    if as_json:
-        print_json(
-            {
-                "frame": {"file": str(frame) if frame else None, "description": fr.describe()},
-                "level": lvl,
-                "intervals": intervals,
-                "rows": res.to_dict(orient="records"),
-            }
-        )
-        return
-    console.print(fr.describe(), markup=False, highlight=False)
-    console.print(_density_table(res, lvl, intervals))
-    if out is not None:
-        console.print(f"wrote {out}")
-
-
 _MAX_TABLE_ROWS = 200
 
 
@@ -410,7 +311,6 @@ def predict_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``fit-frame``, ``density`` and ``predict`` to ``app``."""
+    """Add ``fit-frame`` and ``predict`` to ``app``."""
     app.command("fit-frame")(fit_frame_command)
-    app.command("density")(density_command)
     app.command("predict")(predict_command)

@@ -1,218 +1,241 @@
-"""``densing run`` (the main job), ``densing report`` and ``densing forecast``."""
+"""``densing run`` (the main job) and ``densing report``."""
 
 from __future__ import annotations
 
-import math
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from densing.cli._common import check_bootstrap_options, console, err_console, print_json
+from densing.cli._common import (
+    JsonOpt,
+    LevelOpt,
+    SeedOpt,
+    check_bootstrap_options,
+    check_out_dir,
+    check_out_file,
+    console,
+    err_console,
+    note,
+    print_json,
+    print_table,
+)
+from densing.cli._run_tables import forecast_table, law_table, leaderboard, sensitivity_table
 from densing.errors import DensingInputError
-from densing.formatting import fmt_interval, fmt_num, fmt_params
-from densing.units import DAYS_PER_MONTH
 
 BenchOpt = Annotated[
     str | None,
-    typer.Option("--benchmarks", help="Comma-separated benchmarks of the frame."),
+    typer.Option(
+        "--benchmarks", help="Comma-separated benchmarks the frame may use (default: all)."
+    ),
 ]
 RefOpt = Annotated[
-    str | None, typer.Option("--reference-family", help="Reference family of the frame.")
+    str | None,
+    typer.Option("--reference-family", help="Reference family of the frame (case-insensitive)."),
 ]
 ExtraOpt = Annotated[
     list[Path] | None,
-    typer.Option("--extra", "-x", help="User CSV/YAML of models and scores merged on top."),
+    typer.Option(
+        "--extra",
+        "-x",
+        help="Your CSV/YAML of models and scores, merged on top (give each score's setting).",
+    ),
+]
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--frame-model",
+        help="stitched (every benchmark x setting its own item) or one-capability.",
+    ),
+]
+AlphaOpt = Annotated[
+    float | None,
+    typer.Option("--alpha", help="Fix the reference law's exponent (default: the frame's)."),
+]
+EstimatorOpt = Annotated[
+    str | None,
+    typer.Option("--estimator", help="Frontier estimator: envelope-ols or quantile-0.9."),
+]
+BasisOpt = Annotated[
+    str,
+    typer.Option("--density-basis", help="Densities of the law against active or total params."),
 ]
 
 
-def _spec(reference_family: str | None, benchmarks: str | None, with_reported: bool):
-    from densing.analysis import DEFAULT_FRAME, UNIFORM_SETTINGS, FrameSpec
-
-    if reference_family is None and benchmarks is None and not with_reported:
-        return DEFAULT_FRAME
-    fam = reference_family or DEFAULT_FRAME.reference_family
-    benches = (
-        tuple(b.strip() for b in benchmarks.split(",") if b.strip())
-        if benchmarks
-        else DEFAULT_FRAME.benchmarks
-    )
-    if not benches:
-        raise DensingInputError("--benchmarks is empty")
-    name = f"{fam.lower()}-{len(benches)}bench" + (
-        "-with-reported" if with_reported else "-uniform"
-    )
-    return FrameSpec(name, fam, benches, settings=None if with_reported else UNIFORM_SETTINGS)
-
-
-def _fmt(x: float, digits: int = 3) -> str:
-    return fmt_num(x, digits)
-
-
-def _size(n: float) -> str:
-    return fmt_params(n)
-
-
-def _leaderboard(analysis, top: int) -> Table:
-    d = analysis.main.densities
-    d = d[d["in_trend"]].head(top)
-    pct = round(analysis.level * 100)
-    t = Table(title=f"Densest models (frame {analysis.main.spec.name})", title_justify="left")
-    for col, just in (
-        ("#", "right"),
-        ("model", "left"),
-        ("released", "left"),
-        ("N", "right"),
-        ("N̂", "right"),
-        ("ρ", "right"),
-        (f"{pct}% interval", "right"),
-        ("status", "left"),
-    ):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
-    for i, r in enumerate(d.itertuples(index=False), 1):
-        t.add_row(
-            str(i),
-            r.model,
-            str(r.release_date)[:10],
-            _size(r.active_params),
-            _size(r.effective_params),
-            _fmt(r.density_active),
-            fmt_interval(r.density_active_lo, r.density_active_hi),
-            r.status + (" ◆" if r.on_envelope else ""),
+def resolve_family(catalog: Any, name: str) -> str:
+    """A family name as the catalog spells it (case-insensitive)."""
+    fams = {f.lower(): f for f in catalog.models["family"].unique()}
+    if name.lower() not in fams:
+        raise DensingInputError(
+            f"--reference-family '{name}' is not a catalog family; families: {sorted(fams.values())}"
         )
-    t.caption = "◆ on the envelope (set a new maximum density when released)"
-    return t
+    return fams[name.lower()]
 
 
-def _law_table(analysis) -> Table:
-    tr = analysis.main.trend
-    pct = round(analysis.level * 100)
-    t = Table(title="Densing law  ln ρ_max = A·t + B", title_justify="left")
-    t.add_column("quantity")
-    t.add_column("estimate", justify="right")
-    t.add_column(f"{pct}% interval", justify="right")
-    iv = tr.intervals if tr.samples is not None else {}
-    dd = iv.get("doubling_time_days", (math.nan, math.nan))
-    a = iv.get("A_per_day", (math.nan, math.nan))
-    t.add_row("A (per day)", _fmt(tr.A_per_day, 4), f"[{_fmt(a[0], 4)}, {_fmt(a[1], 4)}]")
-    t.add_row(
-        "doubling time (months)",
-        _fmt(tr.doubling_time_months),
-        fmt_interval(dd[0] / DAYS_PER_MONTH, dd[1] / DAYS_PER_MONTH),
-    )
-    t.add_row(
-        "doubling time (days)", _fmt(tr.doubling_time_days), f"[{_fmt(dd[0])}, {_fmt(dd[1])}]"
-    )
-    t.add_row("R² (envelope fit)", _fmt(tr.fit.r2), "")
-    t.caption = (
-        f"{len(tr.fit.envelope)} envelope models of {len(analysis.main.trend_models)} with a "
-        f"finite density; paper: A ≈ 0.0073/day, 3.3 months (arXiv v1), 3.5 months (journal)"
-    )
-    return t
+def build_spec(
+    catalog: Any,
+    reference_family: str | None,
+    benchmarks: str | None,
+    frame_model: str,
+    alpha: float | None,
+    with_reported: bool = False,
+) -> Any:
+    """The frame specification from the command's options (the default when none is given)."""
+    from densing.analysis import DEFAULT_FRAME, UNIFORM_FRAME, UNIFORM_SETTINGS
+
+    if frame_model not in ("stitched", "one-capability"):
+        raise DensingInputError(f"--frame-model '{frame_model}' must be stitched or one-capability")
+    base = DEFAULT_FRAME if frame_model == "stitched" else UNIFORM_FRAME
+    changed = reference_family or benchmarks is not None or alpha is not None or with_reported
+    if not changed:
+        return base
+    benches = base.benchmarks
+    if benchmarks is not None:
+        benches = tuple(b.strip().lower() for b in benchmarks.split(",") if b.strip())
+        if not benches:
+            raise DensingInputError("--benchmarks is empty; give e.g. mmlu,bbh,gsm8k")
+    fam = resolve_family(catalog, reference_family) if reference_family else base.reference_family
+    settings = base.settings
+    if frame_model == "one-capability":
+        settings = None if with_reported else UNIFORM_SETTINGS
+    name = f"{fam.lower()}-{frame_model}" + ("" if alpha is None else f"-alpha-{alpha:g}")
+    return replace(base, name=name, reference_family=fam, benchmarks=benches, settings=settings,
+                   alpha=alpha if alpha is not None else base.alpha)  # fmt: skip
 
 
-def _sensitivity_table(analysis) -> Table:
-    s = analysis.sensitivity
-    t = Table(title="Sensitivity of the doubling time to the frame", title_justify="left")
-    for c in (
-        "frame",
-        "reference",
-        "benchmarks",
-        "scores",
-        "models",
-        "doubling (months)",
-        "interval",
-    ):
-        t.add_column(c)
-    for r in s.itertuples(index=False):
-        t.add_row(
-            r.frame,
-            r.reference_family,
-            r.benchmarks,
-            r.settings,
-            str(r.n_models),
-            _fmt(r.doubling_time_months),
-            f"[{_fmt(r.lo)}, {_fmt(r.hi)}]",
+def _warn_unused_user_scores(catalog: Any, extra: list[Path] | None, analysis: Any) -> None:
+    """Say loudly when scores of the user's own models could not be used by the frame."""
+    if not extra:
+        return
+    from densing.scoreframe import item_id
+
+    user = catalog.models[~catalog.models["origin"].astype(str).str.startswith("catalog_data")]
+    sc = catalog.scores[catalog.scores["id"].isin(user["id"])]
+    items = set(analysis.main.frame.benchmarks)
+    if analysis.main.spec.model == "stitched":
+        cols = zip(sc["benchmark"], sc["setting"], sc["shots"], sc["cot"], strict=True)
+        used = [item_id(*t) in items for t in cols]
+    else:
+        used = list(
+            sc["benchmark"].isin(items)
+            & sc["setting"].isin(analysis.main.spec.settings or sc["setting"])
         )
-    return t
-
-
-def _forecast_table(forecasts) -> Table:
-    t = Table(
-        title="When should a model of N parameters reach a score? (on the fitted law)",
-        title_justify="left",
-    )
-    for c in ("benchmark", "score", "N", "needed ρ", "date", "interval"):
-        t.add_column(c)
-    for r in forecasts.itertuples(index=False):
-        t.add_row(
-            r.benchmark,
-            f"{r.score:.2f}",
-            _size(r.params),
-            _fmt(r.needed_density),
-            str(r.date or r.status),
-            f"[{r.date_lo or '…'}, {r.date_hi or '…'}]",
+    n_unused = len(used) - sum(used)
+    if n_unused:
+        note(
+            f"{n_unused} of {len(used)} scores of your models (--extra) are not "
+            "used by the frame: their benchmark x setting is not an item of it (an item needs "
+            f"{analysis.main.spec.min_item_models} models), or the frame is restricted by "
+            "--benchmarks / --frame-model one-capability. Give scores in a setting the catalog "
+            "uses (e.g. setting openllm-v1, or reported with shots).",
+            kind="warning",
         )
-    return t
+
+
+def _with_backtest(analysis: Any, cat: Any, spec: Any, seed: int, level: float, basis: str) -> Any:
+    from densing.analysis.backtest import run_backtest
+
+    t = time.perf_counter()
+    res = run_backtest(cat, spec, seed=seed, level=level, density_basis=basis)
+    timings = {**analysis.timings, "backtest": time.perf_counter() - t}
+    return replace(analysis, backtest=res, timings=timings)
+
+
+def _progress_context(quiet: bool) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=err_console, transient=True, disable=quiet,
+    )  # fmt: skip
+
+
+def _run_json(analysis: Any, paths: dict[str, Path], top: int, timings: dict[str, float]) -> dict:
+    run = analysis.main
+    d = run.densities
+    col = f"density_{run.density_basis}"
+    return {
+        "frame": run.spec.name,
+        "trend": analysis.trend_dict(),
+        "sensitivity": analysis.sensitivity.to_dict(orient="records"),
+        "statuses": d["status"].value_counts().to_dict(),
+        "top": d[d["in_trend"]]
+        .sort_values(col, ascending=False)
+        .head(top)[["model", col, f"{col}_lo", f"{col}_hi", "status"]]
+        .to_dict(orient="records"),
+        "outputs": {k: str(v) for k, v in paths.items()},
+        "timings_seconds": timings,
+    }
 
 
 def run_command(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("densing-report"),
     reference_family: RefOpt = None,
     benchmarks: BenchOpt = None,
+    frame_model: ModelOpt = "stitched",
+    alpha: AlphaOpt = None,
     with_reported: Annotated[
         bool,
         typer.Option(
             "--with-reported",
-            help="Also use developers' reported scores where no uniform-harness score exists "
-            "(default: uniform-harness scores only).",
+            help="one-capability frames: also use reported scores where no uniform one exists.",
         ),
     ] = False,
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Frame bootstrap resamples.")] = 200,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Frame bootstrap resamples (>= 1).")
+    ] = 100,
     sensitivity_bootstrap: Annotated[
         int, typer.Option("--sensitivity-bootstrap", help="Resamples per sensitivity frame.")
-    ] = 100,
+    ] = 30,
     warm_start: Annotated[
         bool,
         typer.Option(
-            "--warm-start",
-            help="Fast bootstrap: polish each frame resample from the point estimate instead "
-            "of the full search.",
+            "--warm-start/--full-search",
+            help="Polish each frame resample from the point estimate (default) or repeat the "
+            "full search per resample (slower).",
         ),
-    ] = False,
+    ] = True,
     no_sensitivity: Annotated[
         bool, typer.Option("--no-sensitivity", help="Skip the sensitivity frames.")
     ] = False,
-    level: Annotated[float, typer.Option("--level", help="Interval level.")] = 0.95,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    top: Annotated[int, typer.Option("--top", help="Rows of the leaderboard.")] = 15,
+    estimator: EstimatorOpt = None,
+    density_basis: BasisOpt = "active",
+    include_uninformative: Annotated[
+        bool,
+        typer.Option(
+            "--include-uninformative",
+            help="Let chance-level and unbounded models enter the frontier fits.",
+        ),
+    ] = False,
+    level: LevelOpt = 0.95,
+    seed: SeedOpt = 0,
+    top: Annotated[int, typer.Option("--top", help="Rows of the leaderboard (>= 1).")] = 15,
     extra: ExtraOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    backtest: Annotated[
+        bool,
+        typer.Option("--backtest", help="Also run the backtest (slow) and add its report panel."),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables on stdout.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """The main job: built-in catalog → frame → densities → densing law → report."""
     from densing import catalog as catalog_mod
-    from densing.analysis import SENSITIVITY_FRAMES, analyze
+    from densing.analysis import DEFAULT_ESTIMATOR, SENSITIVITY_FRAMES, analyze
 
-    if bootstrap < 0 or sensitivity_bootstrap < 0:
-        raise DensingInputError("--bootstrap and --sensitivity-bootstrap must be >= 0")
+    if bootstrap < 1 or sensitivity_bootstrap < 1:
+        raise DensingInputError(
+            "--bootstrap and --sensitivity-bootstrap must be >= 1 (every number gets an interval)"
+        )
+    if top < 1:
+        raise DensingInputError(f"--top {top} must be >= 1")
     check_bootstrap_options(level=level)
+    check_out_dir(out)
     t0 = time.perf_counter()
     cat = catalog_mod.load(extra or None)
-    spec = _spec(reference_family, benchmarks, with_reported)
-    quiet = as_json or not err_console.is_terminal
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=quiet,
-    ) as prog:
+    spec = build_spec(cat, reference_family, benchmarks, frame_model, alpha, with_reported)
+    with _progress_context(as_json or quiet or not err_console.is_terminal) as prog:
         tasks: dict[str, Any] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -221,51 +244,49 @@ def run_command(
             prog.update(tasks[stage], completed=done)
 
         analysis = analyze(
-            cat,
-            spec,
-            n_resamples=bootstrap,
-            seed=seed,
-            level=level,
+            cat, spec, n_resamples=bootstrap, seed=seed, level=level,
             sensitivity=() if no_sensitivity else SENSITIVITY_FRAMES,
-            sensitivity_resamples=sensitivity_bootstrap,
-            warm_start=warm_start,
-            progress=progress,
-        )
+            sensitivity_resamples=sensitivity_bootstrap, warm_start=warm_start,
+            estimator=estimator or DEFAULT_ESTIMATOR, include_uninformative=include_uninformative,
+            density_basis=density_basis, progress=progress,
+        )  # fmt: skip
+        if backtest:
+            analysis = _with_backtest(analysis, cat, spec, seed, level, density_basis)
+        t1 = time.perf_counter()
         paths = analysis.write(out)
-    elapsed = time.perf_counter() - t0
+    timings = {"catalog": 0.0, **analysis.timings, "report": time.perf_counter() - t1}
+    timings["total"] = time.perf_counter() - t0
+    _warn_unused_user_scores(cat, extra, analysis)
     if as_json:
-        d = analysis.main.densities
-        print_json(
-            {
-                "frame": analysis.main.spec.name,
-                "trend": analysis.trend_dict(),
-                "sensitivity": analysis.sensitivity.to_dict(orient="records"),
-                "top": d[d["in_trend"]]
-                .head(top)[
-                    ["model", "density_active", "density_active_lo", "density_active_hi", "status"]
-                ]
-                .to_dict(orient="records"),
-                "outputs": {k: str(v) for k, v in paths.items()},
-                "seconds": elapsed,
-            }
-        )
+        print_json(_run_json(analysis, paths, top, timings))
         return
-    console.print(_leaderboard(analysis, top))
-    console.print(_law_table(analysis))
-    if analysis.breakpoint_note:
-        console.print(analysis.breakpoint_note)
-    if analysis.sensitivity_runs:
-        console.print(_sensitivity_table(analysis))
-    if not analysis.forecasts.empty:
-        console.print(_forecast_table(analysis.forecasts))
+    if not quiet:
+        _print_run(analysis, top)
     st = analysis.main.densities["status"].value_counts().to_dict()
-    console.print("status of the catalog's models: " + ", ".join(f"{k} {v}" for k, v in st.items()))
-    console.print(f"wrote {', '.join(str(p) for p in paths.values())} in {elapsed:.0f} s")
+    console.print(
+        "statuses of the catalog's models: " + ", ".join(f"{k} {v}" for k, v in st.items())
+    )
+    console.print("stage timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+    console.print(f"wrote {', '.join(str(p) for p in paths.values())}")
+
+
+def _print_run(analysis: Any, top: int) -> None:
+    print_table(leaderboard(analysis, top))
+    print_table(law_table(analysis))
+    for c in analysis.main.caveats:
+        console.print(f"caveat: {c}", markup=False)
+    if analysis.breakpoint_note:
+        console.print(analysis.breakpoint_note, markup=False)
+    if analysis.sensitivity_runs:
+        print_table(sensitivity_table(analysis))
+    if not analysis.forecasts.empty:
+        print_table(forecast_table(analysis.forecasts))
 
 
 def report_command(
     folder: Annotated[Path, typer.Argument(help="Output folder of `densing run` (bundle.json).")],
     out: Annotated[Path | None, typer.Option("--out", help="HTML file to write.")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Re-render report.html from the saved outputs of `densing run`."""
     from densing.report import read_bundle, render_report
@@ -273,46 +294,16 @@ def report_command(
     src = folder / "bundle.json" if folder.is_dir() else folder
     if not src.exists():
         raise DensingInputError("no bundle.json here: run `densing run` first", file=str(src))
+    check_out_file(out, suffixes=(".html",))
     bundle = read_bundle(src)
     target = out or (src.parent / "report.html")
     render_report(bundle, target)
-    console.print(f"wrote {target}")
-
-
-def forecast_command(
-    benchmark: Annotated[str, typer.Option("--benchmark", help="Benchmark of the target score.")],
-    score: Annotated[float, typer.Option("--score", help="Target score, a fraction in (0, 1).")],
-    params: Annotated[float, typer.Option("--params", help="Parameters N of the planned model.")],
-    reference_family: RefOpt = None,
-    benchmarks: BenchOpt = None,
-    bootstrap: Annotated[int, typer.Option("--bootstrap")] = 200,
-    level: Annotated[float, typer.Option("--level")] = 0.95,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    extra: ExtraOpt = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """By when should a model of N parameters reach SCORE on BENCHMARK (densing law)?"""
-    from densing import catalog as catalog_mod
-    from densing.analysis import forecast_table, run_frame
-
-    if not 0 < score < 1:
-        raise DensingInputError(
-            f"--score {score} must be a fraction in (0, 1)"
-            + (" (looks like a percentage)" if 1 < score <= 100 else "")
-        )
-    if not (math.isfinite(params) and params > 0):
-        raise DensingInputError(f"--params {params} must be > 0")
-    spec = _spec(reference_family, benchmarks, False)
-    cat = catalog_mod.load(extra or None)
-    run = run_frame(cat, spec, n_resamples=bootstrap, seed=seed, level=level)
-    fc = forecast_table(run, [(benchmark, score, params)], level)
     if as_json:
-        print_json({"frame": spec.name, **fc.iloc[0].to_dict()})
+        print_json({"report": str(target), "bundle": str(src)})
         return
-    console.print(_forecast_table(fc))
+    console.print(f"wrote {target}")
 
 
 def register(app: typer.Typer) -> None:
     app.command("run")(run_command)
     app.command("report")(report_command)
-    app.command("forecast")(forecast_command)

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from densing.bootstrap import BootstrapSpec
-from densing.cli._common import check_bootstrap_options, console, print_json, progress_bar
+from densing.cli._common import (
+    check_bootstrap_options,
+    console,
+    note,
+    print_json,
+    print_table,
+    progress_bar,
+)
 from densing.errors import DensingInputError
 from densing.io import (
     date_column,
@@ -76,7 +83,7 @@ def _table(title: str, fit: TrendFit, intervals: dict | None, level: float) -> T
 def _render(res: TrendResult) -> None:
     fit = res.fit
     boot = res.samples is not None
-    console.print(
+    print_table(
         _table("Densing law: ln ρ = A·t + B", fit, res.intervals if boot else None, res.level)
     )
     if fit.use_envelope:
@@ -92,7 +99,7 @@ def _render(res: TrendResult) -> None:
             iv = None
             if res.segment_samples is not None:
                 iv = res.segment_samples[name].intervals(res.level)
-            console.print(
+            print_table(
                 _table(
                     f"Segment {name}: release {rel} {fit.breakpoint.isoformat()}",
                     seg,
@@ -100,6 +107,23 @@ def _render(res: TrendResult) -> None:
                     res.level,
                 )
             )
+
+
+def _usable_rows(df: Any, file: str) -> Any:
+    """densing's own densities.csv carries a status: keep the models with a finite density
+    (ok / extrapolated) and say how many others were left out; other files are used whole."""
+    if "status" not in df.columns:
+        return df
+    keep = df["status"].isin(["ok", "extrapolated"]).to_numpy()
+    if not keep.all():
+        counts = df.loc[~keep, "status"].value_counts().to_dict()
+        note(
+            f"{file}: {int((~keep).sum())} row(s) without a finite, informative density left "
+            "out (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")"
+        )
+    out = df[keep].reset_index(drop=True)
+    out.attrs["source"] = df.attrs.get("source")
+    return out
 
 
 def trend_command(
@@ -150,7 +174,7 @@ def trend_command(
     """Fit the densing law ln ρ = A·t + B (t in days) and its doubling time."""
     check_bootstrap_options(bootstrap, level)
     bp = _parse_breakpoint(breakpoint)
-    df = read_table(file)
+    df = _usable_rows(read_table(file), str(file))
     if density_col is None:
         density_col = "density_active" if "density_active" in df.columns else "density"
     cols = [model_col, date_col, density_col] + ([group_col] if group_col else [])

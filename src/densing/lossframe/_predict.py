@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from densing.errors import DensingInputError
-from densing.io import numeric_column, source_of
+from densing.io import numeric_column, source_of, text_column
 from densing.laws import LawForm
 from densing.lossframe._predictive import (
     box_distance,
@@ -24,7 +24,6 @@ from densing.lossframe._predictive import (
     outside,
     predictive_draws,
 )
-from densing.lossframe._tables import str_column
 from densing.sigmoid import sigmoid_value
 from densing.status import Status
 
@@ -145,7 +144,7 @@ def parse_predict_targets(df: pd.DataFrame) -> tuple[list[str], np.ndarray, np.n
     """``name`` (or ``model``), ``params``, ``tokens`` of a batch-prediction table."""
     file = source_of(df)
     col = "name" if "name" in df.columns or "model" not in df.columns else "model"
-    names = [str(v) for v in str_column(df, col, file)]
+    names = [str(v) for v in text_column(df, col, file=file)]
     seen: dict[str, int] = {}
     for i, m in enumerate(names):
         if m in seen:

@@ -16,17 +16,7 @@ import numpy as np
 import pandas as pd
 
 from densing.errors import DensingInputError
-from densing.io import numeric_column, require_columns, score_column, source_of
-
-
-def str_column(df: pd.DataFrame, col: str, file: str | None) -> np.ndarray:
-    """A required text column: no blank cell, values stripped."""
-    require_columns(df, [col], file=file)
-    vals = df[col].tolist()
-    for i, v in enumerate(vals):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "":
-            raise DensingInputError("missing value", file=file, row=i + 1, column=col)
-    return np.array([str(v).strip() for v in vals], dtype=object)
+from densing.io import numeric_column, require_columns, score_column, source_of, text_column
 
 
 def _first_duplicate(df: pd.DataFrame, keys: list[str]) -> int | None:
@@ -54,10 +44,10 @@ def _order_column(df: pd.DataFrame, file: str | None) -> tuple[str | None, np.nd
 def _identity(df: pd.DataFrame, file: str | None) -> dict[str, np.ndarray]:
     """``run`` (the cluster) and ``model`` columns: a run table, or one model per row."""
     if "run" in df.columns:
-        run = str_column(df, "run", file)
-        model = str_column(df, "model", file) if "model" in df.columns else run
+        run = text_column(df, "run", file=file)
+        model = text_column(df, "model", file=file) if "model" in df.columns else run
         return {"run": run, "model": model}
-    model = str_column(df, "model", file)
+    model = text_column(df, "model", file=file)
     return {"run": model, "model": model}
 
 
@@ -112,7 +102,7 @@ def reference_table(df: pd.DataFrame, uses_tokens: bool) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             **_identity(df, file),
-            "benchmark": str_column(df, "benchmark", file),
+            "benchmark": text_column(df, "benchmark", file=file),
             "params": numeric_column(df, "params", positive=True, file=file),
             "tokens": numeric_column(df, "tokens", positive=True, file=file)
             if uses_tokens
@@ -161,7 +151,7 @@ def calibration_table(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             **_identity(df, file),
-            "benchmark": str_column(df, "benchmark", file),
+            "benchmark": text_column(df, "benchmark", file=file),
             "loss": loss,
             "score": score_column(df, "score", file=file),
         }

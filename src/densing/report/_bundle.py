@@ -125,6 +125,7 @@ class ReportBundle:
     sigmoids: pd.DataFrame | None = None
     sigmoid_points: pd.DataFrame | None = None
     sensitivity: pd.DataFrame | None = None
+    backtest: dict[str, Any] | None = None
     paper_comparison: dict[str, Any] | None = None
     generated_at: str | None = None
     densing_version: str | None = None
@@ -191,7 +192,14 @@ class ReportBundle:
                 fmt = "%Y-%m-%d" if whole_days else "%Y-%m-%dT%H:%M:%S.%f"
                 df[col] = dates.dt.strftime(fmt)
             out[name] = to_jsonable(df.to_dict(orient="records"))
-        for name in ("trend", "frame", "paper_comparison", "generated_at", "densing_version"):
+        for name in (
+            "trend",
+            "frame",
+            "backtest",
+            "paper_comparison",
+            "generated_at",
+            "densing_version",
+        ):
             out[name] = to_jsonable(getattr(self, name))
         return out
 
@@ -228,7 +236,14 @@ class ReportBundle:
                     df[col] = pd.to_datetime(df[col], errors="coerce")
             df = df.replace({"inf": math.inf, "-inf": -math.inf})
             kwargs[name] = df
-        for name in ("trend", "frame", "paper_comparison", "generated_at", "densing_version"):
+        for name in (
+            "trend",
+            "frame",
+            "backtest",
+            "paper_comparison",
+            "generated_at",
+            "densing_version",
+        ):
             kwargs[name] = data.get(name)
         return cls(**kwargs, source=source)
 

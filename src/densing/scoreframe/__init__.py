@@ -31,6 +31,8 @@ from densing.scoreframe._fit import DEFAULT_F_SCALE, fit_score_frame
 from densing.scoreframe._inputs import DEFAULT_FLOORS
 from densing.scoreframe._law import DEFAULT_BETA, PARAM_UNIT, TOKEN_UNIT, ReferenceLaw
 from densing.scoreframe.frame import FORMAT_VERSION, KIND, ScoreFrame
+from densing.scoreframe.items import build_items, item_id
+from densing.scoreframe.stitched import StitchedFrame, fit_stitched_frame
 
 __all__ = [
     "DEFAULT_BETA",
@@ -44,6 +46,10 @@ __all__ = [
     "ReplicateFit",
     "ScoreFrame",
     "ScoreReplicates",
+    "StitchedFrame",
     "bootstrap_score_frame",
+    "build_items",
     "fit_score_frame",
+    "fit_stitched_frame",
+    "item_id",
 ]

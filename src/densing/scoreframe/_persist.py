@@ -36,6 +36,8 @@ def frame_to_dict(frame: ScoreFrame) -> dict[str, Any]:
     }
     d["sigmoid_table"] = frame.sigmoids.reset_index().to_dict(orient="list")
     d["f_scale"] = frame.f_scale
+    if frame.item_info is not None:
+        d["item_table"] = frame.item_info.to_dict(orient="list")
     reps = frame.replicates
     if reps is not None:
         d["bootstrap"] = {
@@ -50,11 +52,11 @@ def frame_to_dict(frame: ScoreFrame) -> dict[str, Any]:
     return to_jsonable(d)
 
 
-def _check_header(d: dict[str, Any], file: str | None) -> None:
-    from densing.scoreframe.frame import FORMAT_VERSION, KIND
+def _check_header(d: dict[str, Any], file: str | None, kind: str) -> None:
+    from densing.scoreframe.frame import FORMAT_VERSION
 
-    if d.get("kind") != KIND:
-        raise DensingInputError(f"kind {d.get('kind')!r}, expected {KIND!r}", file=file)
+    if d.get("kind") != kind:
+        raise DensingInputError(f"kind {d.get('kind')!r}, expected {kind!r}", file=file)
     if d.get("format_version") != FORMAT_VERSION:
         raise DensingInputError(
             f"frame file format version {d.get('format_version')}, this densing reads "
@@ -101,10 +103,11 @@ def _tables(d: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
     return sig, models, scores
 
 
-def frame_from_dict(d: dict[str, Any], *, file: str | None = None) -> ScoreFrame:
+def frame_from_dict(d: dict[str, Any], *, file: str | None = None, cls: Any = None) -> Any:
     from densing.scoreframe.frame import ScoreFrame
 
-    _check_header(d, file)
+    cls = cls or ScoreFrame
+    _check_header(d, file, cls.kind)
     try:
         lp = d["law_params"]
         law = ReferenceLaw(
@@ -119,7 +122,9 @@ def frame_from_dict(d: dict[str, Any], *, file: str | None = None) -> ScoreFrame
         reps = None
         if d.get("bootstrap"):
             reps = _replicates(d["bootstrap"], len(sig), len(models), file)
-        return ScoreFrame(
+        items = d.get("item_table")
+        return cls(
+            item_info=None if items is None else pd.DataFrame(items),
             reference_family=str(d["reference_family"]),
             law=law,
             items=tuple(d["benchmarks"]),

@@ -51,6 +51,7 @@ class ScoreFrame(JsonResult):
     alpha_fixed: bool = False
     replicates: ScoreReplicates | None = None
     level: float = 0.95
+    item_info: pd.DataFrame | None = None  # stitched frames: one row per item (items.py)
 
     # ---- Frame protocol ---------------------------------------------------------------------
     @property
@@ -267,6 +268,54 @@ class ScoreFrame(JsonResult):
             )
         return out
 
+    def predict_cells(
+        self, cells: pd.DataFrame, *, level: float | None = None, seed: int | None = 0
+    ) -> pd.DataFrame:
+        """Predicted scores of (model, item) cells the frame did not see, with predictive
+        intervals.
+
+        ``cells``: columns ``model`` (a model of the frame, with ≥ min_benchmarks other scores)
+        and ``item``. The point prediction is the item's sigmoid at the model's own θ̂. The
+        interval is the percentile interval over replicates of that prediction under the
+        replicate's refitted frame (θ̂ refitted from residual-bootstrap scores) plus a residual
+        drawn from the item's residual pool, so it covers a new observation, not the mean.
+        """
+        m = self.models.set_index("id")
+        missing = [x for x in cells["model"] if x not in m.index]
+        if missing:
+            raise DensingInputError(f"model '{missing[0]}' is not in this frame")
+        col = {b: j for j, b in enumerate(self.items)}
+        j = np.array([col[i] for i in cells["item"]])
+        theta = m.loc[cells["model"], "theta"].to_numpy(float)
+        point = item_scores(theta, self.sig_array())[np.arange(len(cells)), j]
+        lo = hi = np.full(len(cells), np.nan)
+        if self.replicates is not None:
+            reps = self._replicate_cells(cells["model"].to_numpy(), j, seed)
+            a = (1 - (level or self.level)) / 2
+            lo, hi = np.nanquantile(reps, [a, 1 - a], axis=0)
+        return cells.assign(predicted=point, lo=lo, hi=hi)
+
+    def _replicate_cells(self, models: np.ndarray, j: np.ndarray, seed: int | None) -> np.ndarray:
+        reps = self.replicates
+        assert reps is not None
+        uniq = list(dict.fromkeys(models))
+        Y = self.scores.loc[uniq].to_numpy(float)
+        theta = self.models.set_index("id").loc[uniq, "theta"].to_numpy(float)
+        pools, pred = self.residual_pools(), self.predict_scores(theta).to_numpy()
+        where = np.array([uniq.index(x) for x in models])
+        out = np.full((reps.n_resamples, len(models)), np.nan)
+        root = np.random.SeedSequence(seed)
+        for i, (rf, ss) in enumerate(zip(reps.fits, root.spawn(reps.n_resamples), strict=True)):
+            if rf is None:
+                continue
+            rng = np.random.default_rng(ss)
+            Yown = residual_scores(rng, Y, pred, pools) if reps.resample_cells else Y
+            th = theta_given_sigmoids(Yown, rf.sig, rf.theta_bounds, self.f_scale)
+            s = item_scores(th, rf.sig)[where, j]
+            noise = np.array([rng.choice(pools[k]) if pools[k].size else 0.0 for k in j])
+            out[i] = np.clip(s + noise, 0.0, 1.0)
+        return out
+
     def density(self, targets: pd.DataFrame, *, level: float | None = None) -> pd.DataFrame:
         """One aggregate row per target model: θ̂, N̂ and densities with intervals, status."""
         long = parse_targets(targets, self.items)
@@ -363,7 +412,7 @@ class ScoreFrame(JsonResult):
         lo, hi = self.reference_theta_range
         return to_jsonable(
             {
-                "kind": KIND,
+                "kind": self.kind,
                 "mode": "score",
                 "format_version": FORMAT_VERSION,
                 "reference_family": self.reference_family,
@@ -394,7 +443,7 @@ class ScoreFrame(JsonResult):
     def from_dict(cls, d: dict[str, Any], *, file: str | None = None) -> ScoreFrame:
         from densing.scoreframe._persist import frame_from_dict
 
-        return frame_from_dict(d, file=file)
+        return frame_from_dict(d, file=file, cls=cls)
 
 
 __all__ = ["FORMAT_VERSION", "KIND", "PARAM_UNIT", "ReplicateFit", "ScoreFrame"]
