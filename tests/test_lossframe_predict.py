@@ -146,7 +146,7 @@ def test_batch_predict_errors(frame_file, tmp_path, capsys, monkeypatch):
     pd.read_csv(t).assign(name="same").to_csv(tmp_path / "dup.csv", index=False)
     cases = [
         (["--targets", str(tmp_path / "nt.csv")], "nt.csv, column 'tokens': missing column"),
-        (["--targets", str(tmp_path / "dup.csv")], "dup.csv, row 2, column 'name': duplicated target 'same'"),
+        (["--targets", str(tmp_path / "dup.csv")], "dup.csv, row 2, column 'name': duplicated model id 'same'"),
         (["--targets", str(t), "--params", "1B"], "give either --params and --tokens, or --targets"),
         (["--params", "1B"], "--params and --tokens go together"),
     ]  # fmt: skip

@@ -191,6 +191,28 @@ def _fit_benchmark(
     )
 
 
+def _bootstrap_info(spec: BootstrapSpec | None, resample: str) -> dict[str, Any] | None:
+    if spec is None or spec.n_resamples <= 0:
+        return None
+    unit = "single checkpoints"
+    if resample == "runs":
+        unit = "runs as clusters (the model where a table has no run column)"
+    return {
+        "n_resamples": spec.n_resamples,
+        "seed": spec.seed,
+        "units": unit,
+        "resample": resample,
+        "warm_start": spec.warm_start,
+    }
+
+
+def _check_options(objective: str, D0: float) -> None:
+    if objective not in OBJECTIVES:
+        raise DensingInputError(f"unknown objective '{objective}'; expected one of {OBJECTIVES}")
+    if not np.isfinite(D0) or D0 <= 0:
+        raise DensingInputError(f"D0 must be a finite number > 0, got {D0!r}")
+
+
 def fit_loss_frame(
     reference: pd.DataFrame,
     calibration: pd.DataFrame,
@@ -230,10 +252,7 @@ def fit_loss_frame(
     the out-of-sample error behind the predictive intervals of :meth:`LossFrame.predict`.
     """
     law_form = get_form(form)
-    if objective not in OBJECTIVES:
-        raise DensingInputError(f"unknown objective '{objective}'; expected one of {OBJECTIVES}")
-    if not np.isfinite(D0) or D0 <= 0:
-        raise DensingInputError(f"D0 must be a finite number > 0, got {D0!r}")
+    _check_options(objective, D0)
     ref = reference_table(reference, law_form.uses_tokens)
     cal = calibration_table(calibration)
     files = (source_of(reference), source_of(calibration))
@@ -259,20 +278,7 @@ def fit_loss_frame(
     notes += [n for f in fits for n in f.notes]
     for n in notes:
         warnings.warn(n, DensingWarning, stacklevel=2)
-    boot = None
-    if bootstrap is not None and bootstrap.n_resamples > 0:
-        unit = (
-            "runs as clusters (the model where a table has no run column)"
-            if resample == "runs"
-            else "single checkpoints"
-        )
-        boot = {
-            "n_resamples": bootstrap.n_resamples,
-            "seed": bootstrap.seed,
-            "units": unit,
-            "resample": resample,
-            "warm_start": bootstrap.warm_start,
-        }
+    boot = _bootstrap_info(bootstrap, resample)
     return LossFrame(
         form=law_form,
         objective=objective,

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from densing.errors import DensingInputError
-from densing.io import numeric_column, source_of, text_column
+from densing.io import id_column, numeric_column, source_of
 from densing.laws import LawForm
 from densing.lossframe._predictive import (
     box_distance,
@@ -144,17 +143,7 @@ def parse_predict_targets(df: pd.DataFrame) -> tuple[list[str], np.ndarray, np.n
     """``name`` (or ``model``), ``params``, ``tokens`` of a batch-prediction table."""
     file = source_of(df)
     col = "name" if "name" in df.columns or "model" not in df.columns else "model"
-    names = [str(v) for v in text_column(df, col, file=file)]
-    seen: dict[str, int] = {}
-    for i, m in enumerate(names):
-        if m in seen:
-            raise DensingInputError(
-                f"duplicated target '{m}' (first seen in row {seen[m]})",
-                file=file,
-                row=i + 1,
-                column=col,
-            )
-        seen[m] = i + 1
+    names = id_column(df, col, file=file)
     N = numeric_column(df, "params", positive=True, file=file)
     D = numeric_column(df, "tokens", positive=True, file=file)
     return names, N, D

@@ -6,8 +6,8 @@ one run (and benchmark) are its checkpoints, ordered by ``step`` (or, without a 
 identified by ``model`` + ``params`` + ``tokens`` and a calibration point by ``model``.
 
 Every validated table keeps ``_row`` (the 1-based data row of the user's file), so later checks
-(a floor above a score, ...) can name the rows they refuse, and ``cluster`` (the resampling
-unit of the bootstrap: the run, or the model without a run column).
+(a floor above a score, ...) can name the rows they refuse; ``run`` is the resampling unit of
+the bootstrap (the model for a table without a run column).
 """
 
 from __future__ import annotations
@@ -82,6 +82,32 @@ def _check_constant(out: pd.DataFrame, col: str, file: str | None) -> None:
         )
 
 
+def _finish(
+    out: pd.DataFrame, df: pd.DataFrame, keys: list[str], what: str, file: str | None
+) -> pd.DataFrame:
+    """Row numbers and checkpoint order; a table without runs has one row per run (``keys``
+    unique), a table with runs distinct checkpoints per run and benchmark."""
+    out["_row"] = np.arange(1, len(df) + 1)
+    out["has_runs"] = "run" in df.columns
+    if "run" in df.columns:
+        order_col, order = _order_column(df, file)
+        out["order"] = order if order is not None else 0.0
+        _check_checkpoints(out, order_col, file)
+        return out
+    out["order"] = 0.0
+    i = _first_duplicate(out, keys)
+    if i is not None:
+        same = ", same params and tokens" if "tokens" in keys else ""
+        raise DensingInputError(
+            f"duplicated {what} (model '{out['model'][i]}', benchmark '{out['benchmark'][i]}'"
+            f"{same}); checkpoints of one run need a run column (and a step column)",
+            file=file,
+            row=i + 1,
+            column="model",
+        )
+    return out
+
+
 def reference_table(df: pd.DataFrame, uses_tokens: bool) -> pd.DataFrame:
     """``run, model, params, tokens, benchmark, loss, order, has_runs, _row``.
 
@@ -110,26 +136,9 @@ def reference_table(df: pd.DataFrame, uses_tokens: bool) -> pd.DataFrame:
             "loss": numeric_column(df, "loss", positive=True, file=file),
         }
     )
-    out["_row"] = np.arange(1, len(df) + 1)
-    out["has_runs"] = has_runs
-    if not has_runs:
-        out["order"] = 0.0
-        i = _first_duplicate(out, ["model", "benchmark", "params", "tokens"])
-        if i is not None:
-            raise DensingInputError(
-                f"duplicated reference run (model '{out['model'][i]}', benchmark "
-                f"'{out['benchmark'][i]}', same params and tokens); checkpoints of one run "
-                "need a run column (and a step column)",
-                file=file,
-                row=i + 1,
-                column="model",
-            )
-        # without runs, the bootstrap resamples models (all token budgets of a model together)
-        return out
-    order_col, order = _order_column(df, file)
-    out["order"] = order if order is not None else 0.0
-    _check_checkpoints(out, order_col, file)
-    _check_constant(out, "params", file)
+    out = _finish(out, df, ["model", "benchmark", "params", "tokens"], "reference run", file)
+    if has_runs:
+        _check_constant(out, "params", file)
     return out
 
 
@@ -147,7 +156,6 @@ def calibration_table(df: pd.DataFrame) -> pd.DataFrame:
         raise DensingInputError(
             f"loss {loss[bad[0]]:g} must be >= 0", file=file, row=int(bad[0]) + 1, column="loss"
         )
-    has_runs = "run" in df.columns
     out = pd.DataFrame(
         {
             **_identity(df, file),
@@ -156,22 +164,4 @@ def calibration_table(df: pd.DataFrame) -> pd.DataFrame:
             "score": score_column(df, "score", file=file),
         }
     )
-    out["_row"] = np.arange(1, len(df) + 1)
-    out["has_runs"] = has_runs
-    if not has_runs:
-        out["order"] = 0.0
-        i = _first_duplicate(out, ["model", "benchmark"])
-        if i is not None:
-            raise DensingInputError(
-                f"duplicated calibration point (model '{out['model'][i]}', benchmark "
-                f"'{out['benchmark'][i]}'); checkpoints of one run need a run column (and a "
-                "step column)",
-                file=file,
-                row=i + 1,
-                column="model",
-            )
-        return out
-    order_col, order = _order_column(df, file)
-    out["order"] = order if order is not None else 0.0
-    _check_checkpoints(out, order_col, file)
-    return out
+    return _finish(out, df, ["model", "benchmark"], "calibration point", file)
