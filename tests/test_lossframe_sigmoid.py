@@ -148,3 +148,15 @@ def test_cli_sigmoid_options_pinned_parameters_and_floor_error(table, tmp_path, 
         ["fit-frame", "--reference", runs, "--calibration", runs, "--ceiling", "mmlu=1.5"], capsys
     )
     assert rc == 2 and "--ceiling 'mmlu=1.5' must be BENCHMARK=VALUE with VALUE in (0, 1]" in se
+
+
+def test_many_points_are_fitted_from_screened_starts():
+    """Above 2,000 points the grid's starts are built and ranked on 2,000 of them (evenly spaced
+    in loss); the polish uses every point and recovers the truth."""
+    rng = np.random.default_rng(5)
+    L = rng.uniform(1.0, 4.0, 6000)
+    S = 0.25 + 0.7 / (1 + np.exp(3.0 * (L - 2.5))) + rng.normal(0, 0.02, L.size)
+    f = fit_sigmoid(L, S, loss_fn="linear")
+    assert f.n_points == 6000
+    assert f.c == pytest.approx(0.7, abs=0.01) and f.d == pytest.approx(0.25, abs=0.01)
+    assert f.gamma == pytest.approx(-3.0, rel=0.05) and f.l == pytest.approx(2.5, abs=0.02)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -361,6 +361,21 @@ def _starts(prob: _Problem, n_l: int = 5, gammas: Sequence[float] = (1.0, 3.0, 1
             yield np.clip(x0, lo, hi)
 
 
+_SCREEN_POINTS = 2000
+
+
+def _screen(prob: _Problem) -> _Problem:
+    """The problem on at most ``_SCREEN_POINTS`` points evenly spaced in loss order (the
+    extremes kept, so the bounds are unchanged): enough to build and rank the grid's starts,
+    which every fit then polishes on all the points."""
+    n = prob.L.size
+    if n <= _SCREEN_POINTS:
+        return prob
+    order = np.argsort(prob.L, kind="stable")
+    keep = order[np.linspace(0, n - 1, _SCREEN_POINTS).round().astype(int)]
+    return replace(prob, L=prob.L[keep], S=prob.S[keep])
+
+
 def _robust_cost(prob: _Problem, x: np.ndarray) -> float:
     z = (prob.residuals(x) / prob.f_scale) ** 2
     if prob.loss_fn == "soft_l1":
@@ -373,11 +388,13 @@ def _robust_cost(prob: _Problem, x: np.ndarray) -> float:
 
 
 def _solve(prob: _Problem, starts, n_polish: int = 6) -> tuple[np.ndarray, float, bool, str]:
-    """Polish the ``n_polish`` grid starts of lowest initial cost; keep the best result."""
+    """Polish the ``n_polish`` grid starts of lowest initial cost (ranked on the screening
+    points, :func:`_screen`); keep the best result."""
     lo, hi = prob.bounds()
     starts = list(starts)
     if len(starts) > n_polish:
-        costs = np.array([_robust_cost(prob, np.clip(x, lo, hi)) for x in starts])
+        rank = _screen(prob)
+        costs = np.array([_robust_cost(rank, np.clip(x, lo, hi)) for x in starts])
         starts = [starts[i] for i in np.argsort(costs)[:n_polish]]
     best = None
     for x0 in starts:
@@ -469,9 +486,8 @@ def fit_sigmoid(
     if x0 is not None:
         starts = [_start_from(prob, x0)]
     else:
-        starts = list(_starts(prob)) + (
-            [] if also_start is None else [_start_from(prob, also_start)]
-        )
+        starts = list(_starts(_screen(prob)))
+        starts += [] if also_start is None else [_start_from(prob, also_start)]
     x, cost, conv, msg = _solve(prob, starts, n_polish=n_polish)
     c, d, gamma, l = prob.unpack(x)  # noqa: E741
     return SigmoidFit(
