@@ -196,7 +196,10 @@ def test_wrong_version_or_kind(frame_file, tmp_path):
     bad.write_text(json.dumps(d))
     with pytest.raises(DensingInputError) as exc:
         load_frame(bad)
-    assert str(exc.value) == f"{bad}: format version 7, this densing reads {FORMAT_VERSION}"
+    assert str(exc.value) == (
+        f"{bad}: format version 7, this densing reads {FORMAT_VERSION}: "
+        "refit the frame with `densing fit-frame`"
+    )
     d["format_version"] = FORMAT_VERSION
     d["kind"] = "mystery-frame"
     bad.write_text(json.dumps(d))
@@ -292,6 +295,8 @@ def test_cli_density_and_predict_json(frame_file, tmp_path, cli):
     assert [b["benchmark"] for b in p["benchmarks"]] == ["mmlu", "bbh"]
     assert set(p["benchmarks"][0]) == {
         "benchmark", "params", "tokens", "loss", "loss_lo", "loss_hi", "score", "score_lo", "score_hi",
+        "loss_pred_lo", "loss_pred_hi", "score_pred_lo", "score_pred_hi", "params_outside_decades",
+        "tokens_outside_decades", "loss_outside_calibration", "status",
     }  # fmt: skip
     r = cli("predict", "--frame", str(frame_file), "--params", "7B", "--tokens", "2T")
     assert r.returncode == 0 and "mmlu" in r.stdout
@@ -321,9 +326,9 @@ def test_cli_bad_inputs_exit_2(frame_file, tmp_path, cli):
     (tmp_path / "v7.json").write_text(json.dumps(d))
     r = cli("predict", "--frame", "v7.json", "--params", "1e9", "--tokens", "1e12")
     assert r.returncode == 2
-    assert (
-        r.stderr.strip()
-        == f"densing: error: v7.json: format version 7, this densing reads {FORMAT_VERSION}"
+    assert r.stderr.strip() == (
+        f"densing: error: v7.json: format version 7, this densing reads {FORMAT_VERSION}: "
+        "refit the frame with `densing fit-frame`"
     )
     r = cli("predict", "--frame", str(frame_file), "--params", "-3", "--tokens", "1e12")
     assert r.returncode == 2 and "--params" in r.stderr

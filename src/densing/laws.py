@@ -80,7 +80,14 @@ class LawForm:
 
     @property
     def exponent_names(self) -> tuple[str, ...]:
-        return tuple(t.exponent for t in self.terms if t.exponent is not None)
+        """Distinct exponents, in order of first use (terms may share one, e.g. ``tied``)."""
+        return tuple(dict.fromkeys(t.exponent for t in self.terms if t.exponent is not None))
+
+    @property
+    def exponent_index(self) -> tuple[int | None, ...]:
+        """For every term, the position of its exponent in :attr:`exponent_names`."""
+        names = self.exponent_names
+        return tuple(None if t.exponent is None else names.index(t.exponent) for t in self.terms)
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -114,13 +121,10 @@ class LawForm:
         """Matrix (n_terms × n) of ``c_k − x_k ln V_k``."""
         k = len(self.terms)
         z = np.empty((k, logN.shape[0]))
-        j = 0
-        for i, lv in enumerate(self._logvars(logN, logD)):
-            if lv is None:
-                z[i] = theta[i]
-            else:
-                z[i] = theta[i] - theta[k + j] * lv
-                j += 1
+        for i, (lv, e) in enumerate(
+            zip(self._logvars(logN, logD), self.exponent_index, strict=True)
+        ):
+            z[i] = theta[i] if lv is None or e is None else theta[i] - theta[k + e] * lv
         return z
 
     def log_predict(self, theta, logN, logD) -> tuple[np.ndarray, np.ndarray]:
@@ -132,26 +136,23 @@ class LawForm:
         logL = zmax + np.log(s)
         w = ez / s  # softmax weights
         k = len(self.terms)
-        jac = np.empty((self.n_params, logN.shape[0]))
+        jac = np.zeros((self.n_params, logN.shape[0]))
         jac[:k] = w
-        j = 0
-        for i, lv in enumerate(self._logvars(logN, logD)):
-            if lv is not None:
-                jac[k + j] = -w[i] * lv
-                j += 1
+        for i, (lv, e) in enumerate(
+            zip(self._logvars(logN, logD), self.exponent_index, strict=True)
+        ):
+            if lv is not None and e is not None:
+                jac[k + e] -= w[i] * lv  # a shared exponent collects every term's derivative
         return logL, jac
 
     def basis(self, exps: np.ndarray, logN: np.ndarray, logD: np.ndarray) -> np.ndarray:
         """Linear-space design: (G × n × n_terms) for G exponent vectors ``exps`` (G × n_exp)."""
         G = exps.shape[0]
         X = np.empty((G, logN.shape[0], len(self.terms)))
-        j = 0
-        for i, lv in enumerate(self._logvars(logN, logD)):
-            if lv is None:
-                X[:, :, i] = 1.0
-            else:
-                X[:, :, i] = np.exp(-np.outer(exps[:, j], lv))
-                j += 1
+        for i, (lv, e) in enumerate(
+            zip(self._logvars(logN, logD), self.exponent_index, strict=True)
+        ):
+            X[:, :, i] = 1.0 if lv is None or e is None else np.exp(-np.outer(exps[:, e], lv))
         return X
 
     def to_dict(self) -> dict[str, Any]:
@@ -215,6 +216,12 @@ FORMS: dict[str, LawForm] = {
         "power-n",
         (Term("E"), Term("A", "alpha", "N")),
         "L = E + A·N^-alpha",
+    ),
+    # one exponent for N and D (Chinchilla's form with alpha = beta; Gadre et al. 2024)
+    "chinchilla-tied": LawForm(
+        "chinchilla-tied",
+        (Term("E"), Term("A", "alpha", "N"), Term("B", "alpha", "D")),
+        "L = E + A·N^-alpha + B·D^-alpha",
     ),
 }
 
@@ -306,11 +313,10 @@ class _Problem:
             tb = theta_batch[s : s + step]
             k = len(self.form.terms)
             z = np.repeat(tb[:, :k, None], self.logN.shape[0], axis=2)
-            j = 0
-            for i, lv in enumerate(self.form._logvars(self.logN, self.logD)):
-                if lv is not None:
-                    z[:, i, :] -= tb[:, k + j, None] * lv[None, :]
-                    j += 1
+            lvs = self.form._logvars(self.logN, self.logD)
+            for i, (lv, e) in enumerate(zip(lvs, self.form.exponent_index, strict=True)):
+                if lv is not None and e is not None:
+                    z[:, i, :] -= tb[:, k + e, None] * lv[None, :]
             zmax = z.max(axis=1)
             logp = zmax + np.log(np.exp(z - zmax[:, None, :]).sum(axis=1))
             r = np.exp(logp) - self.L if self.objective == "lsq" else logp - self.logL

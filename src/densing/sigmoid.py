@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -73,10 +73,31 @@ class SigmoidFit:
     floor: float | None = None
     fractional: bool = True
     message: str = ""
+    ceiling: float | None = None  # fixed top c + d
+    at_bound: tuple[str, ...] = ()  # constraints active at the optimum (d=0, c+d=1, ...)
 
     @property
     def params(self) -> dict[str, float]:
         return {"c": self.c, "d": self.d, "gamma": self.gamma, "l": self.l}
+
+    @property
+    def fixed(self) -> tuple[str, ...]:
+        """Quantities fixed by the user: ``d`` (a floor) and ``c+d`` (a ceiling)."""
+        return (("d",) if self.floor is not None else ()) + (
+            ("c+d",) if self.ceiling is not None else ()
+        )
+
+    @property
+    def pinned(self) -> tuple[str, ...]:
+        """Parameters without an interval: fixed, or held at a bound by active constraints.
+
+        ``d`` is pinned by a floor or at 0; ``c`` is pinned when ``d`` is and ``c + d`` is
+        fixed or at 1; ``gamma`` / ``l`` when at their search bounds.
+        """
+        d = "d" in self.fixed or "d=0" in self.at_bound
+        top = "c+d" in self.fixed or "c+d=1" in self.at_bound
+        out = (("c",) if d and top else ()) + (("d",) if d else ())
+        return out + tuple(n for n in ("gamma", "l") if n in self.at_bound)
 
     @property
     def score_range(self) -> tuple[float, float]:
@@ -112,6 +133,8 @@ class SigmoidFit:
             f"  n_points={self.n_points}  cost={self.cost:.4g}  loss={self.loss_fn}"
             f"  converged={self.converged}"
             + (f"  floor={self.floor:g}" if self.floor is not None else "")
+            + (f"  ceiling={self.ceiling:g}" if self.ceiling is not None else "")
+            + (f"  at bound: {', '.join(self.at_bound)}" if self.at_bound else "")
         )
         return "\n".join(lines)
 
@@ -126,6 +149,8 @@ class SigmoidFit:
             "floor": self.floor,
             "fractional": self.fractional,
             "message": self.message,
+            "ceiling": self.ceiling,
+            "at_bound": list(self.at_bound),
         }
 
 
@@ -224,38 +249,42 @@ class _Problem:
     fractional: bool
     loss_fn: str
     f_scale: float
+    ceiling: float | None = None
 
-    # parameter vector x: fractional  -> (d, u, gamma, l)  or (u, gamma, l) with floor
-    #                     unbounded   -> (d, c, gamma, l)  or (c, gamma, l) with floor
+    # Free parameters, in this order: d (unless a floor fixes it); the scale (unless a ceiling
+    # fixes c + d): u = c / (1 - d) for fractional scores, c otherwise; gamma; l.
+    @property
+    def names(self) -> tuple[str, ...]:
+        scale = () if self.ceiling is not None else ("u" if self.fractional else "c",)
+        return (() if self.floor is not None else ("d",)) + scale + ("gamma", "l")
+
     def unpack(self, x: np.ndarray) -> tuple[float, float, float, float]:
-        if self.floor is not None:
-            d = self.floor
-            a, gamma, l = x  # noqa: E741
+        v = dict(zip(self.names, (float(t) for t in x), strict=True))
+        d = self.floor if self.floor is not None else v["d"]
+        if self.ceiling is not None:
+            c = self.ceiling - d
         else:
-            d, a, gamma, l = x  # noqa: E741
-        c = a * (1.0 - d) if self.fractional else a
-        return float(c), float(d), float(gamma), float(l)
+            c = v["u"] * (1.0 - d) if self.fractional else v["c"]
+        return float(c), float(d), v["gamma"], v["l"]
 
     def pack(self, c: float, d: float, gamma: float, l: float) -> np.ndarray:  # noqa: E741
-        a = c / (1.0 - d) if self.fractional else c
-        if self.floor is not None:
-            return np.array([a, gamma, l])
-        return np.array([d, a, gamma, l])
+        v = {"d": d, "u": c / (1.0 - d) if self.fractional else c, "c": c, "gamma": gamma, "l": l}
+        return np.array([v[n] for n in self.names])
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         span = max(float(np.ptp(self.L)), 1e-6)
-        lo_l = float(self.L.min()) - 5 * span
-        hi_l = float(self.L.max()) + 5 * span
-        g_lo, g_hi = -1e3 / span, -1e-6 / span
-        if self.fractional:
-            a_lo, a_hi = _EPS_U, 1.0
-            d_lo, d_hi = 0.0, _D_MAX
-        else:
-            a_lo, a_hi = 1e-12, np.inf
-            d_lo, d_hi = -np.inf, np.inf
-        if self.floor is not None:
-            return np.array([a_lo, g_lo, lo_l]), np.array([a_hi, g_hi, hi_l])
-        return np.array([d_lo, a_lo, g_lo, lo_l]), np.array([d_hi, a_hi, g_hi, hi_l])
+        top = _D_MAX if self.fractional else np.inf
+        if self.ceiling is not None:
+            top = self.ceiling - 1e-9
+        box = {
+            "d": (0.0 if self.fractional else -np.inf, top),
+            "u": (_EPS_U, 1.0),
+            "c": (1e-12, np.inf),
+            "gamma": (-1e3 / span, -1e-6 / span),
+            "l": (float(self.L.min()) - 5 * span, float(self.L.max()) + 5 * span),
+        }
+        lo, hi = zip(*(box[n] for n in self.names), strict=True)
+        return np.array(lo, dtype=float), np.array(hi, dtype=float)
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         c, d, gamma, l = self.unpack(x)  # noqa: E741
@@ -264,18 +293,45 @@ class _Problem:
     def jac(self, x: np.ndarray) -> np.ndarray:
         c, d, gamma, l = self.unpack(x)  # noqa: E741
         p = sigmoid_partials(self.L, c, d, gamma, l)
-        cols = []
-        if self.floor is None:
-            # d enters directly and, if fractional, through c = u (1 - d): dc/dd = -u
-            cols.append(p.dd - x[1] * p.dc if self.fractional else p.dd)
-        cols += [p.dc * ((1.0 - d) if self.fractional else 1.0), p.dgamma, p.dl]
-        return np.column_stack(cols)
+        # d enters directly and through c: c = V - d (ceiling), c = u (1 - d) (fractional)
+        dc_dd = -1.0 if self.ceiling is not None else (-c / (1.0 - d) if self.fractional else 0.0)
+        col = {
+            "d": p.dd + dc_dd * p.dc,
+            "u": p.dc * (1.0 - d),
+            "c": p.dc,
+            "gamma": p.dgamma,
+            "l": p.dl,
+        }
+        return np.column_stack([col[n] for n in self.names])
+
+    def at_bound(self, x: np.ndarray) -> tuple[str, ...]:
+        """Constraints active at ``x`` (``d=0``, ``c+d=1``, ``gamma``, ``l``), for reports."""
+        lo, hi = self.bounds()
+        span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+        tol = np.where(np.isin(self.names, ("d", "u")), 1e-5, 1e-6 * span)
+        out = []
+        for j, n in enumerate(self.names):
+            if n == "d" and x[j] - lo[j] <= tol[j] and self.fractional:
+                out.append("d=0")
+            elif n == "u" and hi[j] - x[j] <= tol[j]:
+                out.append("c+d=1")
+            elif n in ("gamma", "l") and min(x[j] - lo[j], hi[j] - x[j]) <= tol[j]:
+                out.append(n)
+        return tuple(out)
 
 
-def _linear_cd(
-    s: np.ndarray, S: np.ndarray, floor: float | None, fractional: bool
-) -> tuple[float, float]:
+def _linear_cd(s: np.ndarray, prob: _Problem) -> tuple[float, float]:
     """Least-squares (c, d) for a fixed sigmoid shape ``s``, clipped into the bounds."""
+    S, floor, ceiling, fractional = prob.S, prob.floor, prob.ceiling, prob.fractional
+    if floor is not None and ceiling is not None:
+        return ceiling - floor, floor
+    if ceiling is not None:  # S = d + (V - d) s = V s + d (1 - s)
+        w = 1.0 - s
+        denom = float(w @ w)
+        d = float(w @ (S - ceiling * s)) / denom if denom > 0 else 0.0
+        lo = 0.0 if fractional else -np.inf
+        d = min(max(d, lo), ceiling - 0.02 * max(abs(ceiling), 1e-3))
+        return ceiling - d, d
     if floor is not None:
         d = floor
         denom = float(s @ s)
@@ -300,9 +356,24 @@ def _starts(prob: _Problem, n_l: int = 5, gammas: Sequence[float] = (1.0, 3.0, 1
         for g in gammas:
             gamma = -g / span
             s = sigmoid_value(prob.L, 1.0, 0.0, gamma, float(l0))
-            c, d = _linear_cd(s, prob.S, prob.floor, prob.fractional)
+            c, d = _linear_cd(s, prob)
             x0 = prob.pack(c, d, gamma, float(l0))
             yield np.clip(x0, lo, hi)
+
+
+_SCREEN_POINTS = 2000
+
+
+def _screen(prob: _Problem) -> _Problem:
+    """The problem on at most ``_SCREEN_POINTS`` points evenly spaced in loss order (the
+    extremes kept, so the bounds are unchanged): enough to build and rank the grid's starts,
+    which every fit then polishes on all the points."""
+    n = prob.L.size
+    if n <= _SCREEN_POINTS:
+        return prob
+    order = np.argsort(prob.L, kind="stable")
+    keep = order[np.linspace(0, n - 1, _SCREEN_POINTS).round().astype(int)]
+    return replace(prob, L=prob.L[keep], S=prob.S[keep])
 
 
 def _robust_cost(prob: _Problem, x: np.ndarray) -> float:
@@ -317,11 +388,13 @@ def _robust_cost(prob: _Problem, x: np.ndarray) -> float:
 
 
 def _solve(prob: _Problem, starts, n_polish: int = 6) -> tuple[np.ndarray, float, bool, str]:
-    """Polish the ``n_polish`` grid starts of lowest initial cost; keep the best result."""
+    """Polish the ``n_polish`` grid starts of lowest initial cost (ranked on the screening
+    points, :func:`_screen`); keep the best result."""
     lo, hi = prob.bounds()
     starts = list(starts)
     if len(starts) > n_polish:
-        costs = np.array([_robust_cost(prob, np.clip(x, lo, hi)) for x in starts])
+        rank = _screen(prob)
+        costs = np.array([_robust_cost(rank, np.clip(x, lo, hi)) for x in starts])
         starts = [starts[i] for i in np.argsort(costs)[:n_polish]]
     best = None
     for x0 in starts:
@@ -347,6 +420,30 @@ def _solve(prob: _Problem, starts, n_polish: int = 6) -> tuple[np.ndarray, float
     return best.x, float(best.cost), bool(best.status > 0), str(best.message)
 
 
+def _check_fixed(floor: float | None, ceiling: float | None, fractional: bool) -> None:
+    for name, v in (("floor", floor), ("ceiling", ceiling)):
+        if v is None:
+            continue
+        if not np.isfinite(v):
+            raise ValueError(f"{name} must be finite, got {v}")
+        if fractional and name == "floor" and not 0 <= v < 1:
+            raise ValueError(f"floor must be in [0, 1) for fractional scores, got {v}")
+        if fractional and name == "ceiling" and not 0 < v <= 1:
+            raise ValueError(f"ceiling must be in (0, 1] for fractional scores, got {v}")
+    if floor is not None and ceiling is not None and not floor < ceiling:
+        raise ValueError(f"floor {floor} must be below ceiling {ceiling}")
+
+
+def _start_from(prob: _Problem, fit: SigmoidFit) -> np.ndarray:
+    """A start vector from a fitted sigmoid, moved inside this problem's constraints."""
+    d0 = fit.d if not prob.fractional else min(max(fit.d, 0.0), 0.99)
+    d0 = prob.floor if prob.floor is not None else d0
+    if prob.ceiling is not None:
+        d0 = min(d0, prob.ceiling - 1e-6)
+    c0 = min(fit.c, (1 - d0) * (1 - 1e-6)) if prob.fractional else fit.c
+    return prob.pack(c0, d0, fit.gamma, fit.l)
+
+
 def fit_sigmoid(
     loss: Sequence[float] | np.ndarray,
     score: Sequence[float] | np.ndarray,
@@ -356,19 +453,29 @@ def fit_sigmoid(
     loss_fn: LossFn = "soft_l1",
     f_scale: float = 0.05,
     x0: SigmoidFit | None = None,
+    ceiling: float | None = None,
+    n_polish: int = 6,
+    also_start: SigmoidFit | None = None,
 ) -> SigmoidFit:
     """Fit ``S = c / (1 + exp(-γ (L - l))) + d`` (γ < 0) to (loss, score) pairs.
 
-    ``floor`` fixes ``d`` (e.g. chance level 0.25 for 4-way multiple choice).
+    ``floor`` fixes ``d`` (e.g. chance level 0.25 for 4-way multiple choice); ``ceiling``
+    fixes the top ``c + d`` (e.g. 1 for a benchmark that a strong enough model solves).
     ``fractional`` enforces ``0 ≤ d``, ``c > 0``, ``c + d ≤ 1``. ``loss_fn`` and
     ``f_scale`` are passed to :func:`scipy.optimize.least_squares` (``f_scale`` is the
     residual size, in score units, beyond which the robust loss down-weights).
-    ``x0``: start only from this fit (fast warm start) instead of the global grid.
+    ``x0``: start only from this fit (fast warm start) instead of the global grid;
+    ``also_start``: a fit added to the grid's starts (e.g. the fit on all the data, for a
+    bootstrap replicate); ``n_polish``: how many of the best starts (lowest cost) are
+    polished. Constraints active at
+    the optimum are listed in ``at_bound`` (``d=0``, ``c+d=1``, ``gamma``, ``l``).
     """
     L, S = _validate(loss, score)
     if loss_fn not in ("soft_l1", "linear", "huber"):
         raise ValueError(f"loss_fn must be 'soft_l1', 'linear' or 'huber', got {loss_fn!r}")
-    n_par = 3 if floor is not None else 4
+    _check_fixed(floor, ceiling, fractional)
+    prob = _Problem(L, S, floor, fractional, loss_fn, float(f_scale), ceiling)
+    n_par = len(prob.names)
     if L.size < n_par + 1:
         raise DensingInputError(
             f"{L.size} (loss, score) points are too few to fit a sigmoid with {n_par} free "
@@ -376,16 +483,12 @@ def fit_sigmoid(
         )
     if np.ptp(L) <= 0:
         raise DensingInputError("all losses are equal: the sigmoid is not identifiable")
-    if floor is not None and (not np.isfinite(floor) or (fractional and not 0 <= floor < 1)):
-        raise ValueError(f"floor must be in [0, 1) for fractional scores, got {floor}")
-    prob = _Problem(L, S, floor, fractional, loss_fn, float(f_scale))
     if x0 is not None:
-        d0 = floor if floor is not None else min(max(x0.d, 0.0), 0.99) if fractional else x0.d
-        c0 = min(x0.c, (1 - d0) * (1 - 1e-6)) if fractional else x0.c
-        starts = [prob.pack(c0, d0, x0.gamma, x0.l)]
+        starts = [_start_from(prob, x0)]
     else:
-        starts = list(_starts(prob))
-    x, cost, conv, msg = _solve(prob, starts)
+        starts = list(_starts(_screen(prob)))
+        starts += [] if also_start is None else [_start_from(prob, also_start)]
+    x, cost, conv, msg = _solve(prob, starts, n_polish=n_polish)
     c, d, gamma, l = prob.unpack(x)  # noqa: E741
     return SigmoidFit(
         c=c,
@@ -400,6 +503,8 @@ def fit_sigmoid(
         floor=floor,
         fractional=fractional,
         message=msg,
+        ceiling=ceiling,
+        at_bound=prob.at_bound(x),
     )
 
 
@@ -435,6 +540,7 @@ class SigmoidBootstrap:
             f_scale=self.fit.f_scale,
             floor=self.fit.floor,
             fractional=self.fit.fractional,
+            ceiling=self.fit.ceiling,
         )
 
     def inverse_samples(self, score: float | Sequence[float] | np.ndarray) -> InverseResult:
@@ -505,13 +611,19 @@ def bootstrap_sigmoid(
     fractional: bool = True,
     loss_fn: LossFn = "soft_l1",
     f_scale: float = 0.05,
+    ceiling: float | None = None,
+    n_polish: int = 6,
+    point: SigmoidFit | None = None,
+    point_start: bool = False,
 ) -> SigmoidBootstrap:
     """Nonparametric bootstrap of :func:`fit_sigmoid`.
 
     Each resample (of points, or of whole ``groups``) is refitted from the full
-    multi-start grid, unless ``spec.warm_start`` (then from the point estimate only).
-    A resample that cannot be fitted (e.g. all losses equal) is a NaN row, counted
-    in ``n_failed`` and excluded from the intervals.
+    multi-start grid (its ``n_polish`` best starts polished; with ``point_start`` the point
+    estimate joins the grid's starts), unless ``spec.warm_start`` (then from the point
+    estimate only). A resample that cannot be fitted (e.g. all losses equal) is a NaN row,
+    counted in ``n_failed`` and excluded from the intervals. ``point``: the fit on all the
+    data, if already computed.
     """
     L, S = _validate(loss, score)
     kwargs: dict[str, Any] = {
@@ -519,8 +631,13 @@ def bootstrap_sigmoid(
         "fractional": fractional,
         "loss_fn": loss_fn,
         "f_scale": f_scale,
+        "ceiling": ceiling,
     }
-    point = fit_sigmoid(L, S, floor=floor, fractional=fractional, loss_fn=loss_fn, f_scale=f_scale)
+    if point is None:
+        point = fit_sigmoid(L, S, **kwargs)
+    kwargs["n_polish"] = n_polish
+    if point_start and not spec.warm_start:
+        kwargs["also_start"] = point
     g = None if groups is None else np.asarray(groups)
     if g is not None and g.shape[0] != L.size:
         raise DensingInputError(f"groups has {g.shape[0]} labels but there are {L.size} points")

@@ -10,19 +10,44 @@ A :class:`LossFrame` holds, for every benchmark,
 
 plus the token budget ``D0`` at which the law is inverted, the law's form (saved with its
 terms, so a custom :class:`~densing.laws.LawForm` survives a round trip) and the fitting
-objective. With a bootstrap, every replicate resamples the reference runs by model and the
-calibration points by model, refits the law (full global search unless ``warm_start``) and
-the sigmoid, and stores the replicate parameters, so densities and predictions carry
-intervals that include both fits' uncertainty.
+objective.
 
-Replicate ``b`` of every benchmark uses the same seed, so when the benchmarks share the
-same reference (and calibration) models, replicate ``b`` resamples the same models on
-every benchmark (a joint resample, which the aggregate across benchmarks needs).
+Both tables may carry ``run`` and ``step`` columns: several checkpoints per training run. The
+law uses each run's final checkpoint(s), the sigmoid every checkpoint (optionally dropping the
+first part of each run and smoothing), and the bootstrap resamples *runs* as clusters
+(:mod:`densing.lossframe._runs`). Replicate ``b`` of every benchmark uses the same seed, so
+when the benchmarks share reference (and calibration) runs, replicate ``b`` resamples the same
+runs on every benchmark (a joint resample, which the aggregate across benchmarks needs).
 
-Modules: ``_tables`` (input tables), ``_fit`` (fitting), ``frame`` (the results object).
+Predictions carry two intervals: the bootstrap interval (parameter uncertainty) and a
+predictive interval that adds the out-of-sample error measured by leave-one-size-out
+(:mod:`densing.lossframe._predictive`).
+
+Modules: ``_tables`` (input tables), ``_runs`` (checkpoints), ``_settings`` (per-benchmark
+sigmoid settings), ``_fit`` (fitting), ``_predictive`` (out-of-sample error), ``_predict``
+(forward predictions), ``frame`` (the results object), ``_simulate`` (a synthetic ladder with a
+known truth).
 """
 
-from densing.lossframe._fit import fit_loss_frame
+from densing.lossframe._fit import DensingWarning, fit_loss_frame
+from densing.lossframe._predictive import ErrorModel
+from densing.lossframe._runs import CheckpointOptions
+from densing.lossframe._settings import SigmoidSettings, read_benchmark_settings
+from densing.lossframe._simulate import Ladder, simulate_ladder
 from densing.lossframe.frame import AGGREGATE, FORMAT_VERSION, KIND, BenchmarkFrame, LossFrame
 
-__all__ = ["AGGREGATE", "FORMAT_VERSION", "KIND", "BenchmarkFrame", "LossFrame", "fit_loss_frame"]
+__all__ = [
+    "AGGREGATE",
+    "FORMAT_VERSION",
+    "KIND",
+    "BenchmarkFrame",
+    "CheckpointOptions",
+    "DensingWarning",
+    "ErrorModel",
+    "Ladder",
+    "LossFrame",
+    "SigmoidSettings",
+    "fit_loss_frame",
+    "read_benchmark_settings",
+    "simulate_ladder",
+]

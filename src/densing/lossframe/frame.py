@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from densing._json import to_jsonable
-from densing.bootstrap import percentile_interval
 from densing.density import (
     aggregate_effective_params,
     effective_params,
@@ -19,12 +18,14 @@ from densing.density import (
 )
 from densing.errors import DensingInputError
 from densing.laws import LawForm, get_form
+from densing.lossframe._predict import parse_predict_targets, predict_rows
+from densing.lossframe._predictive import ErrorModel
 from densing.results import JsonResult, conf_int_table
-from densing.sigmoid import SigmoidFit, sigmoid_inverse, sigmoid_value
+from densing.sigmoid import SigmoidFit, sigmoid_inverse
 from densing.status import Status
 from densing.targets import density_columns, parse_targets
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 KIND = "loss-frame"
 AGGREGATE = "aggregate"
 
@@ -54,12 +55,25 @@ def _sigmoid_from_dict(sg: dict[str, Any]) -> SigmoidFit:
         floor=None if sg.get("floor") is None else float(sg["floor"]),
         fractional=bool(sg.get("fractional", True)),
         message=sg.get("message", ""),
+        ceiling=None if sg.get("ceiling") is None else float(sg["ceiling"]),
+        at_bound=tuple(sg.get("at_bound") or ()),
     )
+
+
+def _error_model(d: dict[str, Any] | None) -> ErrorModel | None:
+    return None if d is None else ErrorModel.from_dict(d)
 
 
 @dataclass(frozen=True)
 class BenchmarkFrame:
-    """One benchmark's loss law and sigmoid (with bootstrap replicates if any)."""
+    """One benchmark's loss law and sigmoid (with bootstrap replicates if any).
+
+    ``reference_box``: the (N, D) range of the reference runs; ``calibration_range``: the loss
+    range of the calibration points; ``law_error`` / ``sigmoid_error``: the out-of-sample error
+    models of the predictive intervals (None when the data cannot measure them);
+    ``few_sizes_share``: the share of bootstrap replicates of the law holding fewer than 4
+    distinct reference sizes; ``notes``: what a reader of the fit must know.
+    """
 
     benchmark: str
     law_params: dict[str, float]
@@ -71,6 +85,14 @@ class BenchmarkFrame:
     n_calibration: int
     law_samples: np.ndarray | None = field(default=None, repr=False)  # B × p
     sigmoid_samples: np.ndarray | None = field(default=None, repr=False)  # B × 4 (c, d, γ, l)
+    n_reference_checkpoints: int = 0
+    n_calibration_runs: int = 0
+    reference_box: dict[str, list[float]] = field(default_factory=dict)
+    calibration_range: tuple[float, float] = (float("nan"), float("nan"))
+    law_error: ErrorModel | None = None
+    sigmoid_error: ErrorModel | None = None
+    few_sizes_share: float = float("nan")
+    notes: tuple[str, ...] = ()
 
     @property
     def n_resamples(self) -> int:
@@ -100,7 +122,17 @@ class BenchmarkFrame:
             },
             "sigmoid": self.sigmoid.to_dict(),
             "n_reference_models": self.n_reference_models,
+            "n_reference_checkpoints": self.n_reference_checkpoints,
             "n_calibration": self.n_calibration,
+            "n_calibration_runs": self.n_calibration_runs,
+            "reference_box": self.reference_box,
+            "calibration_range": list(self.calibration_range),
+            "predictive": {
+                "law": None if self.law_error is None else self.law_error.to_dict(),
+                "sigmoid": None if self.sigmoid_error is None else self.sigmoid_error.to_dict(),
+            },
+            "few_sizes_share": self.few_sizes_share,
+            "notes": list(self.notes),
         }
         if self.law_samples is not None:
             out["law_samples"] = self.law_samples
@@ -110,6 +142,7 @@ class BenchmarkFrame:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BenchmarkFrame:
         law = d["law"]
+        pred = d.get("predictive") or {}
         return cls(
             benchmark=str(d["benchmark"]),
             law_params={k: float(v) for k, v in law["params"].items()},
@@ -121,6 +154,14 @@ class BenchmarkFrame:
             n_calibration=int(d.get("n_calibration", 0)),
             law_samples=_arr(d.get("law_samples")),
             sigmoid_samples=_arr(d.get("sigmoid_samples")),
+            n_reference_checkpoints=int(d.get("n_reference_checkpoints", 0)),
+            n_calibration_runs=int(d.get("n_calibration_runs", 0)),
+            reference_box={k: [float(x) for x in v] for k, v in d["reference_box"].items()},
+            calibration_range=tuple(_f(x) for x in d["calibration_range"]),  # type: ignore[arg-type]
+            law_error=_error_model(pred.get("law")),
+            sigmoid_error=_error_model(pred.get("sigmoid")),
+            few_sizes_share=_f(d.get("few_sizes_share")),
+            notes=tuple(str(n) for n in d.get("notes") or ()),
         )
 
 
@@ -147,6 +188,8 @@ class LossFrame(JsonResult):
     level: float = 0.95
     bootstrap: dict[str, Any] | None = None  # n_resamples, seed, units, warm_start
     sources: dict[str, Any] = field(default_factory=dict)
+    checkpoints: dict[str, Any] = field(default_factory=dict)  # CheckpointOptions.to_dict()
+    notes: tuple[str, ...] = ()  # warnings raised while fitting (also in each benchmark)
 
     # ---- Frame protocol ---------------------------------------------------------------------
     @property
@@ -261,48 +304,63 @@ class LossFrame(JsonResult):
         ]
 
     # ---- predict ----------------------------------------------------------------------------
-    def predict(self, N: float, D: float, level: float | None = None) -> pd.DataFrame:
-        """Predicted conditional loss and score of a planned model (N params, D tokens).
+    def predict(
+        self,
+        N: float | np.ndarray,
+        D: float | np.ndarray,
+        level: float | None = None,
+        *,
+        names: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """Predicted loss and score of planned models (N params, D tokens; scalars or arrays).
 
-        One row per benchmark: ``loss`` from the law, ``score`` = sigmoid(loss), and
-        percentile intervals over the bootstrap replicates (NaN without a bootstrap).
+        One row per (model, benchmark), models in input order: ``loss`` from the law, ``score``
+        = sigmoid(loss); ``*_lo`` / ``*_hi``: bootstrap percentile interval (NaN without a
+        bootstrap); ``*_pred_lo`` / ``*_pred_hi``: predictive interval, which adds the
+        out-of-sample error measured by leave-one-size-out (NaN when it could not be measured);
+        the distance beyond the reference runs (``params_outside_decades``,
+        ``tokens_outside_decades``) and beyond the calibration losses
+        (``loss_outside_calibration``), and ``status`` ``extrapolated`` when any is > 0.
+        ``names`` adds a first column ``name``.
         """
         level = self.level if level is None else level
-        for name, v in (("params", N), ("tokens", D)):
-            if not np.isfinite(v) or v <= 0:
-                raise DensingInputError(f"{name} must be a finite number > 0, got {v!r}")
-        rows = []
-        for bf in self.fits:
-            loss = float(self.form.predict(bf.law_params, float(N), float(D)))
-            row = {
-                "benchmark": bf.benchmark,
-                "params": float(N),
-                "tokens": float(D),
-                "loss": loss,
-                "loss_lo": np.nan,
-                "loss_hi": np.nan,
-                "score": float(bf.sigmoid.predict(loss)),
-                "score_lo": np.nan,
-                "score_hi": np.nan,
-            }
-            if bf.n_resamples and bf.sigmoid_samples is not None:
-                lb = _replicate_losses(self.form, bf.law_samples, float(N), float(D))
-                sb = sigmoid_value(lb, *(bf.sigmoid_samples[:, j] for j in range(4)))
-                row["loss_lo"], row["loss_hi"] = percentile_interval(lb, level)
-                row["score_lo"], row["score_hi"] = percentile_interval(sb, level)
-            rows.append(row)
-        return pd.DataFrame(rows)
+        arrays = []
+        for label, v in (("params", N), ("tokens", D)):
+            a = np.atleast_1d(np.asarray(v, dtype=float))
+            bad = np.flatnonzero(~np.isfinite(a) | (a <= 0))
+            if bad.size:
+                raise DensingInputError(f"{label} must be a finite number > 0, got {a[bad[0]]!r}")
+            arrays.append(a)
+        Na, Da = np.broadcast_arrays(*arrays)
+        return predict_rows(self, Na.astype(float), Da.astype(float), level, names)
+
+    def predict_targets(self, targets: pd.DataFrame, level: float | None = None) -> pd.DataFrame:
+        """:meth:`predict` for a table ``name`` (or ``model``), ``params``, ``tokens``."""
+        names, N, D = parse_predict_targets(targets)
+        return self.predict(N, D, level, names=names)
 
     # ---- results vocabulary ------------------------------------------------------------------
     def conf_int(self, level: float | None = None) -> pd.DataFrame:
-        """Every benchmark's law and sigmoid parameters (index ``bench.param``) with intervals."""
+        """Every benchmark's law and sigmoid parameters (index ``bench.param``) with intervals.
+
+        A parameter that is fixed (a floor, a ceiling) or held at a bound by active
+        constraints, or whose replicates do not vary, has no interval: NaN bounds, and its
+        name is listed in ``attrs["pinned"]`` (never a zero-width interval).
+        """
         est: dict[str, float] = {}
         samples: dict[str, np.ndarray] = {}
+        pinned: list[str] = []
         for bf in self.fits:
             est.update({f"{bf.benchmark}.{k}": v for k, v in bf.law_params.items()})
             est.update({f"{bf.benchmark}.{k}": v for k, v in bf.sigmoid.params.items()})
             samples.update({f"{bf.benchmark}.{k}": v for k, v in bf.samples(self.form).items()})
-        return conf_int_table(est, samples or None, level or self.level)
+            pinned += [f"{bf.benchmark}.{k}" for k in bf.sigmoid.pinned]
+        ci = conf_int_table(est, samples or None, level or self.level)
+        flat = np.isclose(ci["lower"], ci["upper"], rtol=1e-12, atol=0.0)
+        pinned += [n for n in ci.index[flat] if n not in pinned]
+        ci.loc[pinned, ["lower", "upper"]] = np.nan
+        ci.attrs["pinned"] = pinned
+        return ci
 
     def describe(self) -> str:
         boot = self.bootstrap
@@ -312,9 +370,18 @@ class LossFrame(JsonResult):
             f"benchmarks: {', '.join(self.benchmarks)}",
         ]
         for f in self.fits:
+            runs = f"{f.law_n_points} runs"
+            if f.n_reference_checkpoints > f.law_n_points:
+                runs += f" from {f.n_reference_checkpoints} checkpoints"
             lines.append(
-                f"  {f.benchmark}: {f.n_reference_models} reference models "
-                f"({f.law_n_points} runs), {f.n_calibration} calibration points"
+                f"  {f.benchmark}: {f.n_reference_models} reference models ({runs}), "
+                f"{f.n_calibration} calibration points ({f.n_calibration_runs} runs)"
+            )
+        ck = self.checkpoints
+        if ck and ck != {"final_k": 1, "drop_first": 0.0, "smooth": 1}:
+            lines.append(
+                f"checkpoints: law = mean of the last {ck['final_k']} per run; sigmoid drops the "
+                f"first {100 * ck['drop_first']:g}% of each run, trailing mean over {ck['smooth']}"
             )
         if boot:
             search = "warm-start" if boot.get("warm_start") else "full global search"
@@ -328,10 +395,12 @@ class LossFrame(JsonResult):
             "effective parameters: the law inverted at D0; aggregate over benchmarks = "
             "geometric mean of N̂ over benchmarks with status ok"
         )
+        lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
     def summary(self) -> str:
         ci = self.conf_int()
+        pinned = set(ci.attrs["pinned"])
         pct = f"{100 * self.level:g}%"
         lines = [self.describe(), ""]
         for f in self.fits:
@@ -343,9 +412,23 @@ class LossFrame(JsonResult):
             )
             lines.append(f"  {'param':<8}{'estimate':>14}{pct + ' lo':>14}{pct + ' hi':>14}")
             for name in (*self.form.param_names, "c", "d", "gamma", "l"):
-                r = ci.loc[f"{f.benchmark}.{name}"]
+                key = f"{f.benchmark}.{name}"
+                r = ci.loc[key]
+                tail = f"{r['lower']:>14.6g}{r['upper']:>14.6g}"
+                if key in pinned:
+                    tail = f"  {_pin_reason(f.sigmoid, name)}"
+                lines.append(f"  {name:<8}{r['estimate']:>14.6g}{tail}")
+            sg = f.sigmoid
+            lines.append(
+                f"  sigmoid: loss {sg.loss_fn} (f_scale {sg.f_scale:g})"
+                + (f", floor {sg.floor:g}" if sg.floor is not None else "")
+                + (f", ceiling {sg.ceiling:g}" if sg.ceiling is not None else "")
+                + (f"; at bound: {', '.join(sg.at_bound)}" if sg.at_bound else "")
+            )
+            for label, em in (("law", f.law_error), ("sigmoid", f.sigmoid_error)):
                 lines.append(
-                    f"  {name:<8}{r['estimate']:>14.6g}{r['lower']:>14.6g}{r['upper']:>14.6g}"
+                    f"  predictive {label} error: "
+                    + (em.describe() if em is not None else "not measurable (too few sizes)")
                 )
         return "\n".join(lines)
 
@@ -363,6 +446,8 @@ class LossFrame(JsonResult):
                 "bootstrap": self.bootstrap,
                 "sources": self.sources,
                 "aggregation": "geometric mean of effective params over benchmarks with status ok",
+                "checkpoints": self.checkpoints,
+                "notes": list(self.notes),
                 "benchmarks": [f.to_dict() for f in self.fits],
             }
         )
@@ -373,7 +458,8 @@ class LossFrame(JsonResult):
             raise DensingInputError(f"kind {d.get('kind')!r}, expected {KIND!r}", file=file)
         if d.get("format_version") != FORMAT_VERSION:
             raise DensingInputError(
-                f"format version {d.get('format_version')}, this densing reads {FORMAT_VERSION}",
+                f"format version {d.get('format_version')}, this densing reads {FORMAT_VERSION}: "
+                "refit the frame with `densing fit-frame`",
                 file=file,
             )
         try:
@@ -386,17 +472,19 @@ class LossFrame(JsonResult):
                 level=float(d.get("level", 0.95)),
                 bootstrap=d.get("bootstrap"),
                 sources=dict(d.get("sources") or {}),
+                checkpoints=dict(d.get("checkpoints") or {}),
+                notes=tuple(str(n) for n in d.get("notes") or ()),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DensingInputError(f"malformed loss frame ({exc!r})", file=file) from exc
 
 
-def _replicate_losses(form: LawForm, samples: np.ndarray | None, N: float, D: float) -> np.ndarray:
-    assert samples is not None
-    out = np.full(samples.shape[0], np.nan)
-    for b in range(samples.shape[0]):
-        row = samples[b]
-        if np.all(np.isfinite(row)) and np.all(row[: len(form.terms)] > 0):
-            params = dict(zip(form.param_names, row.tolist(), strict=True))
-            out[b] = float(form.predict(params, N, D))
-    return out
+def _pin_reason(sg: SigmoidFit, name: str) -> str:
+    if name == "d":
+        return "fixed (floor)" if sg.floor is not None else "at bound 0"
+    if name == "c":
+        top = f"the ceiling {sg.ceiling:g}" if sg.ceiling is not None else "c + d = 1"
+        return f"pinned: d is pinned and {top}"
+    if name in sg.at_bound:
+        return "at the search bound"
+    return "no interval: the replicates do not vary"
