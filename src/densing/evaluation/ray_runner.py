@@ -23,7 +23,9 @@ can take their place on a small cluster.
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -94,6 +96,12 @@ class ShardWorker:
         self.backend = load_backend(backend, model, opts)
         check_same_model(planned, identity_of(self.backend), model)
 
+    def ready(self) -> str:
+        """Answers once the model is loaded (the driver then hands this worker units)."""
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+
     def score(
         self, requests: list[tuple[tuple[int, ...], int]], groups: list[str]
     ) -> list[tuple[float, int, bool]]:
@@ -119,9 +127,13 @@ class Unit:
 @dataclass
 class _ModelState:
     queue: deque[Unit] = field(default_factory=deque)
-    actors: list[Any] = field(default_factory=list)
+    ready: list[Any] = field(default_factory=list)  # actors that finished loading
+    starting: int = 0  # actors still loading (or waiting for resources)
     inflight: int = 0
-    replaced: int = 0
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.queue) or self.inflight > 0
 
 
 def make_units(
@@ -161,11 +173,13 @@ def run_ray(
     done: dict[tuple[int, int], list[int]] = {}  # (model, task) -> [scored, tokens]
     t0 = time.perf_counter()
     if units:
-        driver = _Driver(plans, ids, store, backend, options, ray, limit, on_progress)
-        try:
-            driver.run(units, done, stats)
-        finally:
-            driver.shutdown()
+        # Ray prints cluster events (e.g. a node's death) to stdout: keep stdout for our output
+        with contextlib.redirect_stdout(sys.stderr):
+            driver = _Driver(plans, ids, store, backend, options, ray, limit, on_progress)
+            try:
+                driver.run(units, done, stats)
+            finally:
+                driver.shutdown()
     seconds = time.perf_counter() - t0
     runs = []
     for m, (plan, per) in enumerate(zip(plans, todo, strict=True)):
@@ -187,7 +201,11 @@ def run_ray(
 
 
 class _Driver:
-    """Hands units to each model's workers, commits results, replaces lost workers."""
+    """Hands units to each model's loaded workers, commits results, replaces lost workers.
+
+    A unit is given only to a worker that has finished loading (``ready``), so a worker still
+    waiting for resources never holds work that a live worker could do.
+    """
 
     def __init__(
         self,
@@ -206,6 +224,7 @@ class _Driver:
         if not ray.is_initialized():
             address = None if ray_opts.address in (None, "", "local") else ray_opts.address
             ray.init(address=address, log_to_driver=False, logging_level="error")
+        _check_resources(ray, ray_opts)
         self.plans, self.ids, self.store = plans, ids, store
         self.backend, self.opts, self.limit = backend, ray_opts, limit
         device = "cuda" if ray_opts.num_gpus > 0 else "cpu"
@@ -213,10 +232,12 @@ class _Driver:
         self.on_progress = on_progress
         self.remote = ray.remote(ShardWorker)
         self.state = [_ModelState() for _ in plans]
+        self.actors: list[list[Any]] = [[] for _ in plans]
         self.run_ids: dict[tuple[int, int], int] = {}
-        self.inflight: dict[Any, tuple[Unit, Any]] = {}
+        self.units: dict[Any, tuple[Unit, Any]] = {}  # unit ref -> (unit, actor)
+        self.loading: dict[Any, tuple[int, Any]] = {}  # readiness ref -> (model, actor)
 
-    def _actor(self, m: int) -> Any:
+    def _start_actor(self, m: int) -> None:
         plan = self.plans[m]
         opts = replace(
             self.options,
@@ -225,26 +246,30 @@ class _Driver:
             fingerprint=None,  # each worker hashes its own copy of the files
         ).to_dict()
         opts["_threads"] = self.opts.num_cpus
-        return self.remote.options(
+        actor = self.remote.options(
             num_cpus=self.opts.num_cpus, num_gpus=self.opts.num_gpus, max_restarts=0
         ).remote(self.backend, plan.model, opts, plan.identity)
+        self.actors[m].append(actor)
+        self.state[m].starting += 1
+        self.loading[actor.ready.remote()] = (m, actor)
 
     def _submit(self, actor: Any, unit: Unit) -> None:
         pt = self.plans[unit.model].prepared[unit.task]
         needed = pt.requests_of(unit.items)
         reqs = [(pt.encoded[i].ids, pt.encoded[i].target_start) for i in needed]
         ref = actor.score.remote(reqs, [pt.groups[i] for i in needed])
-        self.inflight[ref] = (unit, actor)
+        self.units[ref] = (unit, actor)
         self.state[unit.model].inflight += 1
 
     def _feed(self, m: int, actor: Any) -> None:
         st = self.state[m]
-        if st.queue:
+        while st.queue and sum(1 for _, a in self.units.values() if a is actor) < IN_FLIGHT:
             self._submit(actor, st.queue.popleft())
-        elif st.inflight == 0 and st.actors:  # the model is finished: free its workers
-            for a in st.actors:
+        if not st.busy:  # the model is finished: free its workers for the next model
+            for a in self.actors[m]:
                 self.ray.kill(a)
-            st.actors.clear()
+            self.actors[m].clear()
+            st.ready.clear()
 
     def run(self, units: list[Unit], done: dict[tuple[int, int], list[int]], stats: dict) -> None:
         for u in units:
@@ -252,17 +277,14 @@ class _Driver:
         error: BaseException | None = None
         try:
             for m, st in enumerate(self.state):
-                if not st.queue:
-                    continue
-                n = max(1, min(self.opts.replicas, len(st.queue)))
-                st.actors = [self._actor(m) for _ in range(n)]
-                for _ in range(IN_FLIGHT):
-                    for a in st.actors:
-                        if st.queue:
-                            self._submit(a, st.queue.popleft())
-            while self.inflight:
-                ready, _ = self.ray.wait(list(self.inflight), num_returns=1)
-                self._collect(ready[0], done, stats)
+                for _ in range(max(1, min(self.opts.replicas, len(st.queue))) if st.queue else 0):
+                    self._start_actor(m)
+            while any(st.busy for st in self.state):
+                ready, _ = self.ray.wait([*self.units, *self.loading], num_returns=1)
+                if ready[0] in self.loading:
+                    self._loaded(ready[0], stats)
+                else:
+                    self._collect(ready[0], done, stats)
         except BaseException as exc:
             error = exc
             raise
@@ -272,45 +294,71 @@ class _Driver:
             for run_id in self.run_ids.values():
                 self.store.finish_run(run_id, run_status(error))
 
-    def _collect(self, ref: Any, done: dict[tuple[int, int], list[int]], stats: dict) -> None:
+    def _get(self, ref: Any) -> tuple[bool, Any]:
+        """``(True, value)``, or ``(False, None)`` when the worker was lost; densing's own
+        errors inside a worker are raised here as one-line input errors."""
         from ray.exceptions import RayActorError, RayTaskError, WorkerCrashedError
 
-        unit, actor = self.inflight.pop(ref)
-        st = self.state[unit.model]
-        st.inflight -= 1
         try:
-            result = self.ray.get(ref)
-        except RayTaskError as exc:  # an error raised by densing inside the worker
+            return True, self.ray.get(ref)
+        except RayTaskError as exc:
             cause = exc.as_instanceof_cause()
             if isinstance(cause, DensingInputError):
                 raise DensingInputError(cause.reason, file=cause.location.file) from None
             raise
-        except (RayActorError, WorkerCrashedError):
+        except RayActorError as exc:
+            if exc.actor_init_failed:  # the model failed to load: no retry will help
+                raise _init_error(exc) from None
+            return False, None
+        except WorkerCrashedError:
+            return False, None
+
+    def _loaded(self, ref: Any, stats: dict) -> None:
+        m, actor = self.loading.pop(ref)
+        st = self.state[m]
+        st.starting -= 1
+        ok, _ = self._get(ref)
+        if not ok:
+            self._drop(m, actor, stats)
+            return
+        st.ready.append(actor)
+        self._feed(m, actor)
+
+    def _collect(self, ref: Any, done: dict[tuple[int, int], list[int]], stats: dict) -> None:
+        unit, actor = self.units.pop(ref)
+        self.state[unit.model].inflight -= 1
+        ok, result = self._get(ref)
+        if not ok:
             self._lost(unit, actor, stats)
             return
         self._commit(unit, result, done)
         self._feed(unit.model, actor)
 
     def _lost(self, unit: Unit, actor: Any, stats: dict) -> None:
-        st = self.state[unit.model]
         unit.attempts += 1
         stats["retried"] += 1
         if unit.attempts >= MAX_ATTEMPTS:
+            pt = self.plans[unit.model].prepared[unit.task]
             raise RuntimeError(
-                f"shard {unit.shard} of {self.plans[unit.model].prepared[unit.task].task.name} "
-                f"for {self.plans[unit.model].identity.name} failed on {unit.attempts} workers"
+                f"shard {unit.shard} of {pt.task.name} for {self.plans[unit.model].identity.name}"
+                f" was lost on {unit.attempts} workers"
             )
-        st.queue.appendleft(unit)
-        if actor in st.actors:  # replace the dead worker once, however many shards it held
-            st.actors.remove(actor)
+        self.state[unit.model].queue.appendleft(unit)
+        self._drop(unit.model, actor, stats)
+
+    def _drop(self, m: int, actor: Any, stats: dict) -> None:
+        """Forget a dead worker; start a new one when the model has none left."""
+        st = self.state[m]
+        if actor in st.ready:
+            st.ready.remove(actor)
+        if actor in self.actors[m]:
+            self.actors[m].remove(actor)
             self.ray.kill(actor)
-            new = self._actor(unit.model)
-            st.actors.append(new)
-            st.replaced += 1
+        for a in st.ready:  # its shards go to the live workers
+            self._feed(m, a)
+        if st.busy and not st.ready and st.starting == 0:
+            self._start_actor(m)
             stats["workers_replaced"] += 1
-            for _ in range(IN_FLIGHT):
-                if st.queue:
-                    self._submit(new, st.queue.popleft())
 
     def _commit(self, unit: Unit, result: list[tuple[float, int, bool]], done: dict) -> None:
         pt = self.plans[unit.model].prepared[unit.task]
@@ -334,10 +382,39 @@ class _Driver:
             self.on_progress(len(rows), tokens)
 
     def shutdown(self) -> None:
-        for st in self.state:
-            for a in st.actors:
+        for actors in self.actors:
+            for a in actors:
                 self.ray.kill(a)
-            st.actors.clear()
+            actors.clear()
+
+
+def _init_error(exc: Any) -> Exception:
+    """The error that stopped a worker from loading its model, as one line."""
+    lines = [x.strip() for x in str(exc.error_msg).splitlines() if x.strip()]
+    for line in reversed(lines):
+        head, sep, msg = line.partition(": ")
+        if sep and head.endswith("DensingInputError"):
+            return DensingInputError(msg)
+        if sep and head.endswith(("Error", "Exception")) and " " not in head:
+            return RuntimeError(f"a Ray worker could not load its model: {line}")
+    return RuntimeError(f"a Ray worker could not load its model: {lines[-1] if lines else exc}")
+
+
+def _check_resources(ray: Any, opts: Any) -> None:
+    """Refuse a worker size no node of the cluster can hold (it would wait forever)."""
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    fits = [
+        n
+        for n in nodes
+        if n["Resources"].get("CPU", 0) >= opts.num_cpus
+        and n["Resources"].get("GPU", 0) >= opts.num_gpus
+    ]
+    if not fits:
+        have = sorted({(n["Resources"].get("CPU", 0), n["Resources"].get("GPU", 0)) for n in nodes})
+        raise DensingInputError(
+            f"no node of the Ray cluster has {opts.num_cpus:g} CPUs and {opts.num_gpus:g} GPUs "
+            f"for one worker (nodes have (CPUs, GPUs) {have}); lower --num-cpus / --num-gpus"
+        )
 
 
 @dataclass(frozen=True)
