@@ -31,7 +31,7 @@ from densing.evaluation import BackendOptions, evaluate, load_task  # noqa: E402
 from densing.evaluation.toy import build_toy_model  # noqa: E402
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
-N_ITEMS = 48
+N_ITEMS = 32
 HEALTH = {  # notice a dead node within about a second
     "health_check_initial_delay_ms": 0,
     "health_check_period_ms": 300,
@@ -42,7 +42,8 @@ HEALTH = {  # notice a dead node within about a second
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    if SRC not in env.get("PYTHONPATH", ""):
+        env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
     env.update(
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_VERBOSITY="error",
@@ -55,8 +56,8 @@ def _env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("evalray")
-    build_toy_model(d / "m1", "gpt2", layers=4, hidden=256, heads=4)
-    build_toy_model(d / "m2", "llama", layers=4, hidden=256, heads=4, kv_heads=2)
+    build_toy_model(d / "m1", "gpt2", layers=2, hidden=128, heads=4)
+    build_toy_model(d / "m2", "llama", layers=2, hidden=128, heads=4, kv_heads=2)
     shots = [
         {"id": f"s{i}", "prompt": f"question: what is {i} plus {i}?", "target": f"{2 * i}",
          "fewshot": True}
@@ -81,8 +82,42 @@ def files(tmp_path_factory):
     return d
 
 
+SLOW_BACKEND = """
+import time
+
+from densing.evaluation.backends.hf import HFBackend
+
+
+class SlowHF(HFBackend):
+    \"\"\"hf, each forward batch made to last 0.3 s more, so a shard is in flight long enough
+    to be caught on the worker node (registered through DENSING_EVAL_BACKENDS).\"\"\"
+
+    name = "slowhf"
+
+    def loglikelihood(self, requests, groups=None):
+        for chunk in super().loglikelihood(requests, groups):
+            time.sleep(0.3)
+            yield chunk
+"""
+
+
 @pytest.fixture(scope="module")
-def cluster():
+def slow_backend(tmp_path_factory):
+    d = tmp_path_factory.mktemp("plugin")
+    (d / "densing_test_slow.py").write_text(SLOW_BACKEND)
+    old = {k: os.environ.get(k) for k in ("PYTHONPATH", "DENSING_EVAL_BACKENDS")}
+    os.environ["PYTHONPATH"] = os.pathsep.join([SRC, str(d), old["PYTHONPATH"] or ""])
+    os.environ["DENSING_EVAL_BACKENDS"] = "slowhf=densing_test_slow:SlowHF"
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def cluster(slow_backend):
     from ray.cluster_utils import Cluster
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -163,7 +198,8 @@ def test_ray_run_survives_a_killed_worker_node(files, cluster, tmp_path) -> None
         sys.executable, "-m", "densing", "eval",
         "--model", str(files / "m1"), "--model", str(files / "m2"),
         "--task", str(files / "t1.yaml"), "--task", str(files / "t2.yaml"),
-        "--db", str(db), "--ray", c.address, "--shards", "6", "--replicas", "2", "--json",
+        "--db", str(db), "--ray", c.address, "--shards", "4", "--replicas", "2", "--json",
+        "--backend", "slowhf", "--batch-size", "4",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -175,7 +211,7 @@ def test_ray_run_survives_a_killed_worker_node(files, cluster, tmp_path) -> None
     assert caught, "the worker node never ran a shard"
     assert out.strip().startswith(b"{"), (out[:800], err[-800:])
     summary = json.loads(out)
-    assert summary["executor"]["ray"]["units"] == 2 * 2 * 6
+    assert summary["executor"]["ray"]["units"] == 2 * 2 * 4
     assert summary["executor"]["ray"]["retried"] >= 1  # the frozen shard was scored elsewhere
     got = _rows(db)
     assert len(got) == 2 * 2 * N_ITEMS

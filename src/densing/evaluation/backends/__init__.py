@@ -31,12 +31,15 @@ anything heavy).
 
 **Registry.** Backends are registered by name with the dotted path of their class, imported only
 when used (so ``import densing`` never imports vLLM). A new backend is one module plus one
-:func:`register_backend` line below.
+:func:`register_backend` line below. Backends outside densing can be registered without
+editing it, through the environment: ``DENSING_EVAL_BACKENDS="name=package.module:Class"``
+(several separated by ``;``), which also reaches Ray workers started with that environment.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -124,18 +127,32 @@ def register_backend(name: str, target: str) -> None:
     _REGISTRY[name] = target
 
 
+def _from_environment() -> None:
+    for entry in os.environ.get("DENSING_EVAL_BACKENDS", "").split(";"):
+        name, sep, target = entry.strip().partition("=")
+        if sep and ":" in target:
+            _REGISTRY.setdefault(name.strip(), target.strip())
+
+
 def available_backends() -> list[str]:
+    _from_environment()
     return sorted(_REGISTRY)
 
 
 def backend_class(name: str) -> BackendClass:
     """The backend class registered as ``name`` (unknown names: one-line input error)."""
+    _from_environment()
     if name not in _REGISTRY:
         raise DensingInputError(
             f"unknown --backend {name!r}; available: {', '.join(available_backends())}"
         )
     module, _, cls = _REGISTRY[name].partition(":")
-    found: BackendClass = getattr(importlib.import_module(module), cls)
+    try:
+        found: BackendClass = getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as exc:
+        raise DensingInputError(
+            f"--backend {name}: cannot import {_REGISTRY[name]} ({exc})"
+        ) from None
     return found
 
 
