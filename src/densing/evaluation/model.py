@@ -280,7 +280,7 @@ def check_causal(lm: Any, model: str) -> None:
         raise DensingInputError(
             f"cannot run the model on 3 tokens: {exc}".splitlines()[0], file=model
         ) from exc
-    cache = getattr(out_a, "past_key_values", None) or getattr(out_a, "cache", None)
+    cache = getattr(out_a, "cache", None) or getattr(out_a, "past_key_values", None)
     leaks = not torch.allclose(
         out_a.logits[0, :2].float(), out_b.logits[0, :2].float(), atol=1e-4, rtol=1e-3
     )

@@ -224,10 +224,12 @@ class Store:
         try:
             self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             self.conn.execute("PRAGMA busy_timeout = 30000")
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
             version = self._version()
-            if version is None and create:
+            fresh = version is None and create and self._is_empty()
+            if fresh or (version is not None and version <= SCHEMA_VERSION):  # else: hands off
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+            if fresh:
                 with self.transaction():
                     for stmt in SCHEMA.split(";"):
                         if stmt.strip():
@@ -242,10 +244,12 @@ class Store:
                 version = SCHEMA_VERSION
             self.conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:
+            self.conn.close()
             raise DensingInputError(
                 f"not a densing result store: {exc}", file=str(self.path)
             ) from exc
         if version != SCHEMA_VERSION:
+            self.conn.close()
             raise DensingInputError(
                 f"not a densing result store of schema {SCHEMA_VERSION} (found schema "
                 f"{version}); a newer densing wrote it?"
@@ -253,6 +257,9 @@ class Store:
                 else "not a densing result store (no schema version)",
                 file=str(self.path),
             )
+
+    def _is_empty(self) -> bool:
+        return self.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
 
     def _version(self) -> int | None:
         has_meta = self.conn.execute(

@@ -307,7 +307,13 @@ def _load_spec(p: Path) -> Task:
     try:
         spec = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
     except yaml.YAMLError as exc:
-        raise DensingInputError(f"malformed YAML: {exc}", file=str(p)) from exc
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise DensingInputError(
+            f"malformed YAML: {problem}",
+            file=str(p),
+            row=None if mark is None else mark.line + 1,
+        ) from exc
     if not isinstance(spec, dict):
         raise DensingInputError("a task spec must be a YAML mapping", file=str(p))
     allowed = {"name", "data", "fewshot_data", *Recipe().to_dict()}
@@ -384,7 +390,14 @@ def _validate(task: Task) -> None:
             f"item id '{dup[0]}' is in both the scored items and the few-shot pool", file=src
         )
     for it in task.items:  # fail on a bad template field before anything runs
-        task.render(it)
+        try:
+            task.render(it)
+        except DensingInputError as exc:
+            if src is None or src == it.source:
+                raise
+            raise DensingInputError(
+                f"{exc.reason} ({it.source}, line {it.line})", file=src, column="template"
+            ) from None
 
 
 def select(items: Sequence[Item], limit: int | None) -> list[Item]:
