@@ -126,7 +126,7 @@ def main() -> None:
         try:
             from lm_eval.api.instance import Instance
             from lm_eval.models.huggingface import HFLM
-        except Exception as exc:
+        except ImportError as exc:
             print(f"lm-eval: not available ({type(exc).__name__}: {exc})")
             return
         hf = HFLM(pretrained=str(path), device="cpu", batch_size=16, dtype="float32")

@@ -146,9 +146,7 @@ def test_jsonl_with_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
 # --- with a model ------------------------------------------------------------------------------
 
 torch_needed = pytest.mark.skipif(
-    not all(
-        __import__("importlib.util").util.find_spec(m) for m in ("torch", "transformers")
-    ),
+    not all(__import__("importlib.util").util.find_spec(m) for m in ("torch", "transformers")),
     reason="needs densing[eval]",
 )
 

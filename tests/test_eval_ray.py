@@ -27,8 +27,10 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("ray", reason="Ray is not installed (pip install 'densing[ray]')")
 
-from densing.evaluation import BackendOptions, evaluate, load_task  # noqa: E402
-from densing.evaluation.toy import build_toy_model  # noqa: E402
+import contextlib
+
+from densing.evaluation import BackendOptions, evaluate, load_task
+from densing.evaluation.toy import build_toy_model
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 N_ITEMS = 32
@@ -117,7 +119,7 @@ def slow_backend(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def cluster(slow_backend):
+def cluster(slow_backend):  # noqa: ARG001 - needs its environment
     from ray.cluster_utils import Cluster
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -174,10 +176,8 @@ def _kill_node_mid_shard(worker, deadline: float) -> bool:
                     os.kill(pid, signal.SIGCONT)
         time.sleep(0.005)
     for pid in [raylet, *_descendants(raylet)]:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     return caught
 
 

@@ -27,7 +27,7 @@ if importlib.util.find_spec("vllm") is None:
         allow_module_level=True,
     )
 
-from densing.evaluation.toy import build_toy_model  # noqa: E402
+from densing.evaluation.toy import build_toy_model
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 

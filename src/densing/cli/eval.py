@@ -67,7 +67,7 @@ def _batch_size(value: str) -> int | str:
 def _progress(quiet: bool) -> Iterator[tuple[Any, Any]]:
     """Yield ``(start(total_items, total_tokens), advance(items, tokens))`` callbacks."""
     if quiet or not err_console.is_terminal:
-        yield (lambda a, b: None), (lambda a, b: None)
+        yield (lambda *_: None), (lambda *_: None)
         return
     from rich.progress import (
         BarColumn,
@@ -93,7 +93,7 @@ def _progress(quiet: bool) -> Iterator[tuple[Any, Any]]:
     ) as prog:
         task = prog.add_task("scoring", total=None, tps="-")
 
-        def start(items: int, tokens: int) -> None:
+        def start(items: int, _tokens: int) -> None:
             prog.update(task, total=items)
             state["t0"] = time.perf_counter()
 
@@ -110,7 +110,7 @@ def _interruptible() -> Iterator[None]:
     """SIGTERM (e.g. a Slurm preemption) stops a run like Ctrl-C: its runs are marked
     ``interrupted``; then one line on stderr and exit code 130."""
 
-    def raise_interrupt(signum: int, frame: object) -> None:
+    def raise_interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, raise_interrupt)
@@ -155,9 +155,11 @@ def eval_main(
     ] = None,
     name: Annotated[
         list[str] | None,
-        typer.Option("--name", help="Model name in the store (one per --model; default: "
-                     "the model directory's name)."),
-    ] = None,  # fmt: skip
+        typer.Option(
+            "--name",
+            help="Model name in the store (one per --model; default: the model directory's name).",
+        ),
+    ] = None,
     padding: Annotated[str, typer.Option("--padding", help="left|right (hf)")] = "left",
     no_prefix_cache: Annotated[
         bool, typer.Option("--no-prefix-cache", help="Recompute the few-shot prefix per item.")
@@ -177,9 +179,12 @@ def eval_main(
     ] = 1,
     ray: Annotated[
         str | None,
-        typer.Option("--ray", help="Spread (model, task, shard) units over Ray: ADDRESS "
-                     "(HOST:PORT, auto), or no value for a local Ray instance."),
-    ] = None,  # fmt: skip
+        typer.Option(
+            "--ray",
+            help="Spread (model, task, shard) units over Ray: ADDRESS "
+            "(HOST:PORT, auto), or no value for a local Ray instance.",
+        ),
+    ] = None,
     shards: Annotated[
         int | None, typer.Option("--shards", help="Ray: shards per task (default: 64 items each).")
     ] = None,
@@ -187,9 +192,11 @@ def eval_main(
     num_cpus: Annotated[float, typer.Option("--num-cpus", help="Ray: CPUs per worker.")] = 1.0,
     num_gpus: Annotated[
         float | None,
-        typer.Option("--num-gpus", help="Ray: GPUs per worker (default: tensor-parallel size "
-                     "with --device cuda, else 0)."),
-    ] = None,  # fmt: skip
+        typer.Option(
+            "--num-gpus",
+            help="Ray: GPUs per worker (default: tensor-parallel size with --device cuda, else 0).",
+        ),
+    ] = None,
     wait: Annotated[
         bool,
         typer.Option("--wait", help="If another run holds the store, wait instead of refusing."),
@@ -219,7 +226,11 @@ def eval_main(
     )  # fmt: skip
     ray_opts = None
     if ray is not None:
-        gpus = num_gpus if num_gpus is not None else (tensor_parallel_size if device.startswith("cuda") else 0)
+        gpus = (
+            num_gpus
+            if num_gpus is not None
+            else (tensor_parallel_size if device.startswith("cuda") else 0)
+        )
         ray_opts = RayOptions(address=ray, replicas=replicas, num_cpus=num_cpus, num_gpus=gpus, shards=shards)  # fmt: skip
     _run(model or [], task or [], str(db), backend, opts, name, limit, shots, wait, ray_opts,
          quiet or as_json, as_json)  # fmt: skip
@@ -302,9 +313,7 @@ def plan_cmd(
     models: Annotated[
         Path, typer.Option("--models", help="Text file: one model directory per line.")
     ],
-    task: Annotated[
-        list[Path], typer.Option("--task", "--tasks", help="Task file (repeatable).")
-    ],
+    task: Annotated[list[Path], typer.Option("--task", "--tasks", help="Task file (repeatable).")],
     out: Annotated[Path, typer.Option("--out", help="The plan file to write (.jsonl).")],
     shards: Annotated[int, typer.Option("--shards", help="Shards per (model, task).")] = 1,
     backend: Annotated[str, typer.Option("--backend", help="hf or vllm.")] = "hf",

@@ -204,7 +204,7 @@ def _cached_snapshot(model: str) -> Path:
         from huggingface_hub import snapshot_download
 
         return Path(snapshot_download(model, local_files_only=True))
-    except Exception as exc:  # noqa: BLE001 - any hub error means: not in the local cache
+    except Exception as exc:
         raise DensingInputError(
             "no such local model directory, and not a model id in the local Hugging Face cache "
             "(densing never downloads: fetch it first, e.g. `hf download ID --local-dir DIR`)",
@@ -276,7 +276,7 @@ def check_causal(lm: Any, model: str) -> None:
         with torch.inference_mode():
             out_a = lm(input_ids=a, use_cache=True)
             out_b = lm(input_ids=b, use_cache=True)
-    except Exception as exc:  # noqa: BLE001 - any failure of a 3-token forward: not usable
+    except Exception as exc:
         raise DensingInputError(
             f"cannot run the model on 3 tokens: {exc}".splitlines()[0], file=model
         ) from exc

@@ -47,9 +47,7 @@ def read_models_file(path: str | Path) -> list[str]:
             continue
         local = (p.parent / line) if not Path(line).is_absolute() else Path(line)
         if not local.is_dir():
-            raise DensingInputError(
-                f"model directory {line!r} does not exist", file=str(p), row=k
-            )
+            raise DensingInputError(f"model directory {line!r} does not exist", file=str(p), row=k)
         if not (local / "config.json").exists():
             raise DensingInputError(
                 f"{line!r} is not a model directory (no config.json)", file=str(p), row=k
@@ -87,7 +85,7 @@ def make_plan(
 
     check_out_path(o, {".jsonl"})
     tasks = [(Path(t).resolve(), load_task(t, num_fewshot=shots)) for t in task_paths]
-    units = []
+    units: list[dict[str, Any]] = []
     for model in models:
         for path, task in tasks:
             n = len(select(task.items, limit))
@@ -149,9 +147,7 @@ def read_unit(plan: str | Path, index: int) -> dict[str, Any]:
     return unit
 
 
-def run_unit(
-    plan: str | Path, index: int, out_db: str | Path, *, wait: bool = False
-) -> Any:
+def run_unit(plan: str | Path, index: int, out_db: str | Path, *, wait: bool = False) -> Any:
     """Score one unit of a plan into ``out_db`` (resumable, one writer at a time)."""
     from densing.evaluation.backends import BackendOptions
     from densing.evaluation.prepare import shard_bounds
@@ -198,7 +194,9 @@ class MergeResult:
         )
 
 
-def merge_stores(sources: Sequence[str | Path], db: str | Path, *, wait: bool = False) -> MergeResult:
+def merge_stores(
+    sources: Sequence[str | Path], db: str | Path, *, wait: bool = False
+) -> MergeResult:
     """Copy models, tasks, runs and rows of ``sources`` into ``db`` (idempotent)."""
     srcs = [Path(s) for s in sources]
     for s in srcs:

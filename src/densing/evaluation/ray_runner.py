@@ -24,6 +24,7 @@ can take their place on a small cluster.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import sys
 import time
@@ -223,7 +224,7 @@ class _Driver:
         self.ray = ray
         if not ray.is_initialized():
             address = None if ray_opts.address in (None, "", "local") else ray_opts.address
-            ray.init(address=address, log_to_driver=False, logging_level="error")
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         _check_resources(ray, ray_opts)
         self.plans, self.ids, self.store = plans, ids, store
         self.backend, self.opts, self.limit = backend, ray_opts, limit
@@ -251,7 +252,7 @@ class _Driver:
         ).remote(self.backend, plan.model, opts, plan.identity)
         self.actors[m].append(actor)
         self.state[m].starting += 1
-        self.loading[actor.ready.remote()] = (m, actor)
+        self.loading[actor.ready.remote()] = (m, actor)  # type: ignore[attr-defined]
 
     def _submit(self, actor: Any, unit: Unit) -> None:
         pt = self.plans[unit.model].prepared[unit.task]

@@ -320,7 +320,6 @@ def evaluate(
     ``item_range``: score only the selected items ``[start, stop)`` of every task (a plan unit).
     """
     from densing.evaluation.backends import BackendOptions, backend_class
-    from densing.evaluation.model import resolve_device, resolve_dtype
 
     opts: BackendOptions = options or BackendOptions()
     _check_task_names(tasks)
@@ -330,15 +329,7 @@ def evaluate(
         raise DensingInputError(
             f"--name given {len(names)} times for {len(models)} --model; give one per model"
         )
-    if ray is not None:
-        from densing.evaluation.ray_runner import check_ray
-
-        check_ray(ray.address)
-        device = "cuda" if ray.num_gpus > 0 else "cpu"
-        dtype = planned_dtype(opts.dtype, device)
-    else:
-        device = resolve_device(opts.device)
-        dtype = str(resolve_dtype(opts.dtype, device)).removeprefix("torch.")
+    device, dtype = _device_dtype(opts, ray)
     plans = [
         plan_model(
             m,
@@ -383,6 +374,21 @@ def evaluate(
             finally:
                 loaded.close()
         return EvalSummary(str(db), tuple(runs))
+
+
+def _device_dtype(opts: Any, ray: RayOptions | None) -> tuple[str, str]:
+    """Device and dtype of the run: here, resolved on this machine; over Ray, from the worker
+    size (``auto`` dtype: float32 on CPU workers, bfloat16 on GPU workers)."""
+    from densing.evaluation.model import resolve_device, resolve_dtype
+
+    if ray is not None:
+        from densing.evaluation.ray_runner import check_ray
+
+        check_ray(ray.address)
+        device = "cuda" if ray.num_gpus > 0 else "cpu"
+        return device, planned_dtype(opts.dtype, device)
+    device = resolve_device(opts.device)
+    return device, str(resolve_dtype(opts.dtype, device)).removeprefix("torch.")
 
 
 def _nothing_left(plan: ModelPlan, store: Store) -> RunSummary:

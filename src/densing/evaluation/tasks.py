@@ -251,7 +251,7 @@ def _parse_item(obj: dict[str, Any], file: str, line: int) -> Item:
     elif label is not None:
         raise err("'label' given without 'choices'", "label")
     target = obj.get("target")
-    if target is None and choices is not None:
+    if target is None and choices is not None and label is not None:
         target = choices[label]
     if not isinstance(target, str) or target.strip() == "":
         raise err("'target' must be a non-empty string", "target")

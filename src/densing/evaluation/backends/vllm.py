@@ -137,13 +137,18 @@ class VLLMBackend:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
+        _ = groups  # vLLM finds shared prefixes itself (prefix caching)
+
         params = SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0, detokenize=False)
         order = sorted(range(len(requests)), key=lambda i: -len(requests[i].ids))
         for start in range(0, len(order), CHUNK):
             chunk = order[start : start + CHUNK]
             prompts = [TokensPrompt(prompt_token_ids=list(requests[i].ids)) for i in chunk]
             outs = self.llm.generate(prompts, params, use_tqdm=False)
-            yield [(i, _score(requests[i], o.prompt_logprobs)) for i, o in zip(chunk, outs, strict=True)]
+            yield [
+                (i, _score(requests[i], o.prompt_logprobs))
+                for i, o in zip(chunk, outs, strict=True)
+            ]
 
     def close(self) -> None:
         self.llm = None
