@@ -84,7 +84,7 @@ def test_vllm_agrees_with_hf_per_item(files, tmp_path) -> None:
     _eval(files, db, "--backend", "hf")
     summary = _eval(
         files, db, "--backend", "vllm", "--gpu-memory-utilization", "0.1",
-        "--max-model-len", "512", "--max-num-seqs", "16",
+        "--max-model-len", "512", "--max-num-seqs", "16", "--enforce-eager",
     )  # fmt: skip
     assert summary["tasks"][0]["n_scored"] == 36
     import sqlite3

@@ -177,6 +177,10 @@ def eval_main(
     tensor_parallel_size: Annotated[
         int, typer.Option("--tensor-parallel-size", help="vllm: GPUs per model replica.")
     ] = 1,
+    enforce_eager: Annotated[
+        bool,
+        typer.Option("--enforce-eager", help="vllm: no graph compilation (fast start-up)."),
+    ] = False,
     ray: Annotated[
         str | None,
         typer.Option(
@@ -223,6 +227,7 @@ def eval_main(
         prefix_cache=not no_prefix_cache, padding=padding,
         gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
         max_num_seqs=max_num_seqs, tensor_parallel_size=tensor_parallel_size,
+        enforce_eager=enforce_eager,
     )  # fmt: skip
     ray_opts = None
     if ray is not None:
