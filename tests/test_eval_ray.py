@@ -255,12 +255,14 @@ def _free_port() -> int:
 @pytest.mark.parametrize(
     ("ray_arg", "needle"),
     [
-        (f"127.0.0.1:{_free_port()}", "unreachable"),
-        ("nonsense", "HOST:PORT"),
+        ("FREE_PORT", "unreachable"),  # a closed loopback port, chosen in the test (the ids
+        ("nonsense", "HOST:PORT"),  # must be the same in every xdist worker)
         ("ray://127.0.0.1:10001", "ray://"),
     ],
 )
 def test_bad_ray_address_is_one_line_exit_2(files, tmp_path, ray_arg, needle) -> None:
+    if ray_arg == "FREE_PORT":
+        ray_arg = f"127.0.0.1:{_free_port()}"
     cmd = [
         sys.executable, "-m", "densing", "eval", "--model", str(files / "m1"),
         "--task", str(files / "t1.yaml"), "--db", str(tmp_path / "r.db"), "--ray", ray_arg,
