@@ -165,7 +165,7 @@ def test_cli_run_export_status(files, tmp_path, capsys) -> None:
     code, stdout, _ = _cli(["eval", "status", "--db", str(db)], capsys)
     assert code == 0 and "6/200" in stdout and "arith" in stdout
     code, _, err = _cli(["eval", "export", "--db", str(db), "--out", str(out)], capsys)
-    assert code == 0 and "only 6 of 200 items" in err
+    assert code == 0 and "m1 / arith: 6 of 200" in err and len(err.strip().splitlines()) == 1
     df = pd.read_csv(out)
     assert list(df.columns[:8]) == [
         "model",

@@ -1,28 +1,54 @@
 """``densing eval``: conditional loss and accuracy of causal LMs on benchmark items.
 
-``densing eval --model PATH --task FILE --db FILE`` scores (resuming where a previous run
-stopped); ``densing eval export`` and ``densing eval status`` read the store.
+``densing eval --model PATH [--model PATH …] --task FILE --db FILE`` scores (resuming where a
+previous run stopped), in this process or over Ray (``--ray [ADDRESS]``), with the ``hf`` or
+``vllm`` backend; ``export`` and ``status`` read the store; ``plan`` / ``run-unit`` / ``merge``
+split the work for clusters without Ray.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from densing.cli._common import err_console, print_json
 
+
+class _EvalGroup(TyperGroup):
+    """``--ray`` with no address (last, or followed by another option) means a local Ray."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        args = list(args)
+        for k, a in enumerate(args):
+            if a == "--":
+                break
+            if a == "--ray" and (k + 1 == len(args) or args[k + 1].startswith("-")):
+                args.insert(k + 1, "local")
+                break
+        return list(super().parse_args(ctx, args))
+
+
 eval_app = typer.Typer(
     name="eval",
-    help="Measure conditional loss and accuracy of Hugging Face causal LMs on benchmark items.",
+    cls=_EvalGroup,
+    help="Measure conditional loss and accuracy of causal LMs on benchmark items.",
     invoke_without_command=True,
     no_args_is_help=False,
 )
+
+
+def _input_error(msg: str) -> Exception:
+    from densing.errors import DensingInputError
+
+    return DensingInputError(msg)
 
 
 def _batch_size(value: str) -> int | str:
@@ -33,17 +59,15 @@ def _batch_size(value: str) -> int | str:
     except ValueError:
         n = 0
     if n < 1:
-        from densing.errors import DensingInputError
-
-        raise DensingInputError(f"--batch-size must be a positive integer or 'auto', got {value!r}")
+        raise _input_error(f"--batch-size must be a positive integer or 'auto', got {value!r}")
     return n
 
 
 @contextmanager
-def _progress(quiet: bool) -> Iterator[tuple]:
+def _progress(quiet: bool) -> Iterator[tuple[Any, Any]]:
     """Yield ``(start(total_items, total_tokens), advance(items, tokens))`` callbacks."""
     if quiet or not err_console.is_terminal:
-        yield (lambda a, b: None), (lambda a, b: None)
+        yield (lambda *_: None), (lambda *_: None)
         return
     from rich.progress import (
         BarColumn,
@@ -54,7 +78,7 @@ def _progress(quiet: bool) -> Iterator[tuple]:
         TimeRemainingColumn,
     )
 
-    state = {"tokens": 0, "t0": time.perf_counter()}
+    state = {"tokens": 0.0, "t0": time.perf_counter()}
     with Progress(
         TextColumn("[bold]scoring"),
         BarColumn(),
@@ -69,7 +93,7 @@ def _progress(quiet: bool) -> Iterator[tuple]:
     ) as prog:
         task = prog.add_task("scoring", total=None, tps="-")
 
-        def start(items: int, tokens: int) -> None:
+        def start(items: int, _tokens: int) -> None:
             prog.update(task, total=items)
             state["t0"] = time.perf_counter()
 
@@ -81,18 +105,46 @@ def _progress(quiet: bool) -> Iterator[tuple]:
         yield start, advance
 
 
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM (e.g. a Slurm preemption) stops a run like Ctrl-C: its runs are marked
+    ``interrupted``; then one line on stderr and exit code 130."""
+
+    def raise_interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        print(
+            "densing: interrupted; the items scored so far are stored, rerun to resume",
+            file=sys.stderr,
+        )
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _missing_extra(exc: Exception) -> None:
+    print(f"densing: error: {exc}", file=sys.stderr)
+    sys.exit(2)
+
+
 @eval_app.callback()
 def eval_main(
     ctx: typer.Context,
     model: Annotated[
-        str | None, typer.Option("--model", help="Model directory (or locally cached hub id).")
+        list[str] | None,
+        typer.Option("--model", help="Model directory or locally cached hub id (repeatable)."),
     ] = None,
     task: Annotated[
         list[Path] | None,
         typer.Option("--task", help="Task file: .jsonl items or .yaml spec (repeatable)."),
     ] = None,
     db: Annotated[Path | None, typer.Option("--db", help="Result store (SQLite file).")] = None,
-    batch_size: Annotated[str, typer.Option("--batch-size", help="N or auto.")] = "auto",
+    backend: Annotated[str, typer.Option("--backend", help="Scoring engine: hf or vllm.")] = "hf",
+    batch_size: Annotated[str, typer.Option("--batch-size", help="N or auto (hf).")] = "auto",
     device: Annotated[str, typer.Option("--device", help="auto|cpu|cuda")] = "auto",
     dtype: Annotated[str, typer.Option("--dtype", help="auto|float32|bfloat16|float16")] = "auto",
     limit: Annotated[
@@ -102,12 +154,53 @@ def eval_main(
         int | None, typer.Option("--shots", help="Override the number of few-shot examples.")
     ] = None,
     name: Annotated[
-        str | None, typer.Option("--name", help="Model name in the store and the export.")
+        list[str] | None,
+        typer.Option(
+            "--name",
+            help="Model name in the store (one per --model; default: the model directory's name).",
+        ),
     ] = None,
-    padding: Annotated[str, typer.Option("--padding", help="left|right")] = "left",
+    padding: Annotated[str, typer.Option("--padding", help="left|right (hf)")] = "left",
     no_prefix_cache: Annotated[
         bool, typer.Option("--no-prefix-cache", help="Recompute the few-shot prefix per item.")
     ] = False,
+    gpu_memory_utilization: Annotated[
+        float | None,
+        typer.Option("--gpu-memory-utilization", help="vllm: memory share (CPU: of RAM)."),
+    ] = None,
+    max_model_len: Annotated[
+        int | None, typer.Option("--max-model-len", help="vllm: context length served.")
+    ] = None,
+    max_num_seqs: Annotated[
+        int | None, typer.Option("--max-num-seqs", help="vllm: sequences per step.")
+    ] = None,
+    tensor_parallel_size: Annotated[
+        int, typer.Option("--tensor-parallel-size", help="vllm: GPUs per model replica.")
+    ] = 1,
+    enforce_eager: Annotated[
+        bool,
+        typer.Option("--enforce-eager", help="vllm: no graph compilation (fast start-up)."),
+    ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Spread (model, task, shard) units over Ray: ADDRESS "
+            "(HOST:PORT, auto), or no value for a local Ray instance.",
+        ),
+    ] = None,
+    shards: Annotated[
+        int | None, typer.Option("--shards", help="Ray: shards per task (default: 64 items each).")
+    ] = None,
+    replicas: Annotated[int, typer.Option("--replicas", help="Ray: workers per model.")] = 1,
+    num_cpus: Annotated[float, typer.Option("--num-cpus", help="Ray: CPUs per worker.")] = 1.0,
+    num_gpus: Annotated[
+        float | None,
+        typer.Option(
+            "--num-gpus",
+            help="Ray: GPUs per worker (default: tensor-parallel size with --device cuda, else 0).",
+        ),
+    ] = None,
     wait: Annotated[
         bool,
         typer.Option("--wait", help="If another run holds the store, wait instead of refusing."),
@@ -115,43 +208,72 @@ def eval_main(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
-    """Score tasks with a model into a result store (a rerun resumes where it stopped)."""
+    """Score tasks with one or more models into a result store (a rerun resumes)."""
     if ctx.invoked_subcommand is not None:
         return
-    from densing.errors import DensingInputError
-
     missing = [flag for flag, v in (("--model", model), ("--task", task), ("--db", db)) if not v]
     if missing:
-        raise DensingInputError(
+        raise _input_error(
             f"densing eval needs {', '.join(missing)} (see densing eval --help); "
-            "subcommands: export, status"
+            "subcommands: export, status, plan, run-unit, merge"
         )
     if padding not in {"left", "right"}:
-        raise DensingInputError(f"--padding must be left or right, got {padding!r}")
-    bs = _batch_size(batch_size)
-    from densing.evaluation.model import MissingExtraError, load_model
-    from densing.evaluation.runner import run_eval
+        raise _input_error(f"--padding must be left or right, got {padding!r}")
+    from densing.evaluation.backends import BackendOptions
+    from densing.evaluation.runner import RayOptions
+
+    opts = BackendOptions(
+        device=device, dtype=dtype, batch_size=_batch_size(batch_size),
+        prefix_cache=not no_prefix_cache, padding=padding,
+        gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
+        max_num_seqs=max_num_seqs, tensor_parallel_size=tensor_parallel_size,
+        enforce_eager=enforce_eager,
+    )  # fmt: skip
+    ray_opts = None
+    if ray is not None:
+        gpus = (
+            num_gpus
+            if num_gpus is not None
+            else (tensor_parallel_size if device.startswith("cuda") else 0)
+        )
+        ray_opts = RayOptions(address=ray, replicas=replicas, num_cpus=num_cpus, num_gpus=gpus, shards=shards)  # fmt: skip
+    _run(model or [], task or [], str(db), backend, opts, name, limit, shots, wait, ray_opts,
+         quiet or as_json, as_json)  # fmt: skip
+
+
+def _run(
+    models: list[str],
+    tasks: list[Path],
+    db: str,
+    backend: str,
+    opts: Any,
+    names: list[str] | None,
+    limit: int | None,
+    shots: int | None,
+    wait: bool,
+    ray: Any,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    from densing.evaluation.model import MissingExtraError
+    from densing.evaluation.runner import evaluate
+    from densing.evaluation.store import check_db_path
     from densing.evaluation.tasks import load_task
 
-    tasks = [load_task(t, num_fewshot=shots) for t in task or []]
+    for opt, v in (("--limit", limit), ("--shards", ray.shards if ray else None)):
+        if v is not None and v < 1:
+            raise _input_error(f"{opt} must be >= 1, got {v}")
+    check_db_path(db)
+    loaded = [load_task(t, num_fewshot=shots) for t in tasks]
     try:
-        lm = load_model(model or "", device=device, dtype=dtype, name=name)
+        with _interruptible(), _progress(quiet) as (start, advance):
+            result = evaluate(
+                models, loaded, db, backend=backend, options=opts, names=names, limit=limit,
+                wait=wait, ray=ray, on_prepared=start, on_progress=advance,
+            )  # fmt: skip
     except MissingExtraError as exc:
-        print(f"densing: error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    with _progress(quiet or as_json) as (start, advance):
-        result = run_eval(
-            lm,
-            tasks,
-            str(db),
-            limit=limit,
-            batch_size=bs,
-            prefix_cache=not no_prefix_cache,
-            padding=padding,
-            wait=wait,
-            on_prepared=start,
-            on_progress=advance,
-        )
+        _missing_extra(exc)
+        return
     if as_json:
         print_json(result.to_dict())
     else:
@@ -179,7 +301,7 @@ def export_cmd(
 @eval_app.command("status")
 def status_cmd(
     db: Annotated[Path, typer.Option("--db", help="Result store.")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Items done per model and task, runs and the last run's status."""
     from densing.evaluation.export import status
@@ -189,6 +311,78 @@ def status_cmd(
         print_json(st.to_dict())
     else:
         typer.echo(st.summary())
+
+
+@eval_app.command("plan")
+def plan_cmd(
+    models: Annotated[
+        Path, typer.Option("--models", help="Text file: one model directory per line.")
+    ],
+    task: Annotated[list[Path], typer.Option("--task", "--tasks", help="Task file (repeatable).")],
+    out: Annotated[Path, typer.Option("--out", help="The plan file to write (.jsonl).")],
+    shards: Annotated[int, typer.Option("--shards", help="Shards per (model, task).")] = 1,
+    backend: Annotated[str, typer.Option("--backend", help="hf or vllm.")] = "hf",
+    device: Annotated[str, typer.Option("--device", help="auto|cpu|cuda")] = "auto",
+    dtype: Annotated[str, typer.Option("--dtype", help="auto|float32|bfloat16|float16")] = "auto",
+    limit: Annotated[int | None, typer.Option("--limit", help="First N items per task.")] = None,
+    shots: Annotated[int | None, typer.Option("--shots", help="Few-shot override.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the units as JSON.")] = False,
+) -> None:
+    """Write a plan of (model, task, shard) units for `densing eval run-unit` (Slurm arrays)."""
+    from densing.evaluation.plan import make_plan, read_models_file
+
+    if limit is not None and limit < 1:
+        raise _input_error(f"--limit must be >= 1, got {limit}")
+    units = make_plan(
+        read_models_file(models), task, shards=shards, out=out, backend=backend, dtype=dtype,
+        device=device, limit=limit, shots=shots,
+    )  # fmt: skip
+    if as_json:
+        print_json({"out": str(out), "units": units})
+    else:
+        typer.echo(f"wrote {len(units)} units to {out} (run-unit --index 0..{len(units) - 1})")
+
+
+@eval_app.command("run-unit")
+def run_unit_cmd(
+    plan: Annotated[Path, typer.Argument(help="The plan file (from densing eval plan).")],
+    index: Annotated[
+        int, typer.Option("--index", envvar="SLURM_ARRAY_TASK_ID", help="Unit (0-based).")
+    ],
+    out_db: Annotated[Path, typer.Option("--out-db", help="This unit's result store.")],
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for another writer.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Score one unit of a plan into its own store (merge the stores afterwards)."""
+    from densing.evaluation.model import MissingExtraError
+    from densing.evaluation.plan import run_unit
+
+    try:
+        with _interruptible():
+            res = run_unit(plan, index, out_db, wait=wait)
+    except MissingExtraError as exc:
+        _missing_extra(exc)
+        return
+    if as_json:
+        print_json(res.to_dict())
+    else:
+        typer.echo(res.summary())
+
+
+@eval_app.command("merge")
+def merge_cmd(
+    stores: Annotated[list[Path], typer.Argument(help="Result stores to merge.")],
+    db: Annotated[Path, typer.Option("--db", help="The store to merge into.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Merge result stores into one (same identity rules as a run; idempotent)."""
+    from densing.evaluation.plan import merge_stores
+
+    res = merge_stores(stores, db)
+    if as_json:
+        print_json(res.to_dict())
+    else:
+        typer.echo(res.summary())
 
 
 def register(app: typer.Typer) -> None:

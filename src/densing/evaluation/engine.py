@@ -155,7 +155,7 @@ def _make_cache(kv: list[tuple[Any, Any]], batch: int, config: Any) -> Any:
     try:
         return DynamicCache(ddp_cache_data=expanded, config=config)
     except TypeError:  # transformers < 4.56
-        return DynamicCache.from_legacy_cache(tuple(expanded))
+        return DynamicCache.from_legacy_cache(tuple(expanded))  # type: ignore[attr-defined]
 
 
 def _output_cache(out: Any) -> Any:

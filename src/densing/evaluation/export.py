@@ -8,7 +8,15 @@ without choices, whether its whole target is the greedy continuation), ``accurac
 (length-normalised multiple-choice accuracy over the items with choices; empty when the task has
 no choices),
 ``n_items`` (items scored), ``n_task_items`` (items in the task), ``params``,
-``params_nonembedding``, ``dtype`` and ``fingerprint``.
+``params_nonembedding``, ``dtype``, ``fingerprint``, ``backend`` (the engine that scored the
+items: ``hf``, ``vllm``) and ``task_version`` (1 for the first version of a task name in the
+store; an edited task file — other items, prompts or few-shot recipe — is the same benchmark
+with the next version, never a renamed benchmark).
+
+Warnings (to stderr, each printed once, one line each): rows with fewer items scored than the
+task has; a model name that maps to several fingerprints, dtypes or backend versions (those rows
+are labelled ``name@fingerprint-dtype``, plus the backend version when needed); benchmarks with
+several versions.
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ EXPORT_COLUMNS = [
     "params_nonembedding",
     "dtype",
     "fingerprint",
+    "backend",
+    "task_version",
 ]
 
 _SQL = """
@@ -48,10 +58,11 @@ SELECT m.name AS model, t.name AS benchmark,
        CASE WHEN t.has_choices THEN AVG(r.correct_norm) ELSE NULL END AS accuracy_norm,
        COUNT(*) AS n_items, t.n_items AS n_task_items,
        m.params AS params, m.params_nonembedding AS params_nonembedding,
-       m.dtype AS dtype, m.fingerprint AS fingerprint, t.hash AS task_hash
+       m.dtype AS dtype, m.fingerprint AS fingerprint, t.hash AS task_hash,
+       m.backend AS backend, m.backend_version AS backend_version, t.task_id AS task_id
 FROM results r JOIN models m USING (model_id) JOIN tasks t USING (task_id)
 GROUP BY r.model_id, r.task_id
-ORDER BY m.name, t.name, m.fingerprint
+ORDER BY m.name, t.name, t.task_id, m.fingerprint, m.backend
 """
 
 
@@ -74,11 +85,21 @@ def summarize(db: str | Path) -> ExportResult:
     """Aggregate the store into the export table (never silently: partial tasks are warned)."""
     with Store(db, create=False) as store:
         df = pd.DataFrame([dict(r) for r in store.query(_SQL)])
+        versions = pd.DataFrame(
+            [dict(r) for r in store.query("SELECT task_id, name FROM tasks ORDER BY task_id")]
+        )
     if df.empty:
         raise DensingInputError("the result store holds no scored items yet", file=str(db))
+    rank = {
+        tid: k + 1
+        for _, g in versions.groupby("name", sort=False)
+        for k, tid in enumerate(g["task_id"])
+    }
+    df["task_version"] = df["task_id"].map(rank).astype(int)
     warnings = []
-    # the same label for two fingerprints/dtypes/task versions would be ambiguous in a fit
-    clash = df.duplicated(["model", "benchmark"], keep=False)
+    key = ["model", "benchmark", "task_version", "backend"]
+    # the same label for two fingerprints/dtypes/engine versions would be ambiguous in a fit
+    clash = df.duplicated(key, keep=False)
     if clash.any():
         df.loc[clash, "model"] = (
             df.loc[clash, "model"]
@@ -87,32 +108,56 @@ def summarize(db: str | Path) -> ExportResult:
             + "-"
             + df.loc[clash, "dtype"]
         )
-        still = df.duplicated(["model", "benchmark"], keep=False)
-        df.loc[still, "benchmark"] = (
-            df.loc[still, "benchmark"] + "@" + df.loc[still, "task_hash"].str[:8]
-        )
+        still = df.duplicated(key, keep=False)
+        df.loc[still, "model"] = df.loc[still, "model"] + "-" + df.loc[still, "backend_version"]
         warnings.append(
-            "some model names map to several fingerprints/dtypes or task versions; those rows "
-            "are labelled name@fingerprint-dtype (and benchmark@taskhash)"
+            "some model names map to several fingerprints, dtypes or backend versions; those "
+            "rows are labelled name@fingerprint-dtype"
+        )
+    multi = sorted(n for n, g in versions.groupby("name") if len(g) > 1 and n in set(df.benchmark))
+    if multi:
+        warnings.append(
+            f"{len(multi)} benchmark(s) have several versions in this store (task file edited): "
+            f"{', '.join(multi[:5])}{' …' if len(multi) > 5 else ''}; rows are told apart by "
+            "the task_version column"
         )
     partial = df[df["n_items"] < df["n_task_items"]]
-    for _, r in partial.iterrows():
+    if len(partial):
+        shown = "; ".join(
+            f"{r['model']} / {r['benchmark']}: {r['n_items']} of {r['n_task_items']}"
+            for _, r in partial.head(3).iterrows()
+        )
+        more = f"; and {len(partial) - 3} more" if len(partial) > 3 else ""
         warnings.append(
-            f"{r['model']} / {r['benchmark']}: only {r['n_items']} of {r['n_task_items']} items "
-            "scored (a --limit run or an unfinished run)"
+            f"{len(partial)} row(s) have only some of their task's items scored (a --limit "
+            f"run or an unfinished run): {shown}{more}; see n_items / n_task_items"
         )
     return ExportResult(table=df[EXPORT_COLUMNS].reset_index(drop=True), warnings=tuple(warnings))
 
 
+def check_out_path(out: str | Path, suffixes: set[str], *, option: str = "--out") -> Path:
+    """Refuse an output file path before any work: wrong suffix, a directory, no parent."""
+    o = Path(out)
+    if o.suffix.lower() not in suffixes:
+        raise DensingInputError(
+            f"{option} must end in {' or '.join(sorted(suffixes))}", file=str(o)
+        )
+    if o.is_dir():
+        raise DensingInputError(f"{option} is a directory, not a file", file=str(o))
+    parent = o.parent if str(o.parent) else Path(".")
+    if not parent.is_dir():
+        raise DensingInputError(
+            f"{option}: the directory {str(parent)!r} does not exist (create it first)",
+            file=str(o),
+        )
+    return o
+
+
 def export(db: str | Path, out: str | Path) -> ExportResult:
     """Write the export table to ``out`` (``.csv`` or ``.parquet`` by suffix)."""
-    o = Path(out)
-    suffix = o.suffix.lower()
-    if suffix not in {".csv", ".parquet", ".pq"}:
-        raise DensingInputError("--out must end in .csv or .parquet", file=str(o))
+    o = check_out_path(out, {".csv", ".parquet", ".pq"})
     res = summarize(db)
-    o.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
+    if o.suffix.lower() == ".csv":
         res.table.to_csv(o, index=False)
     else:
         res.table.to_parquet(o, index=False)
@@ -122,6 +167,7 @@ def export(db: str | Path, out: str | Path) -> ExportResult:
 @dataclass(frozen=True)
 class StatusRow:
     model: str
+    backend: str
     dtype: str
     fingerprint: str
     task: str
@@ -143,13 +189,19 @@ class StoreStatus:
     def summary(self) -> str:
         if not self.rows:
             return f"{self.db}: empty store (no runs yet)"
-        head = f"{'model':<28}{'task':<20}{'done':>12}{'runs':>6}  {'last run':<10}{'loss':>9}"
+        wm = max(5, *(len(r.model) for r in self.rows)) + 2
+        wt = max(4, *(len(r.task) for r in self.rows)) + 2
+        wb = max(7, *(len(r.backend) for r in self.rows)) + 2
+        head = (
+            f"{'model':<{wm}}{'backend':<{wb}}{'task':<{wt}}{'done':>12}{'runs':>6}  "
+            f"{'last run':<12}{'loss':>9}"
+        )
         lines = [f"{self.db}", head]
         for r in self.rows:
             loss = "-" if r.loss_so_far is None else f"{r.loss_so_far:.4f}"
             lines.append(
-                f"{r.model[:27]:<28}{r.task[:19]:<20}{f'{r.done}/{r.total}':>12}{r.runs:>6}  "
-                f"{r.last_status:<10}{loss:>9}"
+                f"{r.model:<{wm}}{r.backend:<{wb}}{r.task:<{wt}}{f'{r.done}/{r.total}':>12}"
+                f"{r.runs:>6}  {r.last_status:<12}{loss:>9}"
             )
         return "\n".join(lines)
 
@@ -157,7 +209,8 @@ class StoreStatus:
 def status(db: str | Path) -> StoreStatus:
     """Progress per (model, task): items done of total, runs, status of the last run."""
     sql = """
-    SELECT m.name, m.dtype, m.fingerprint, t.name AS task, t.n_items AS total,
+    SELECT m.name, m.dtype, m.fingerprint, m.backend, m.backend_version, t.name AS task,
+           t.n_items AS total,
            (SELECT COUNT(*) FROM results r WHERE r.model_id = ru.model_id
                AND r.task_id = ru.task_id) AS done,
            (SELECT AVG(nll_mean) FROM results r WHERE r.model_id = ru.model_id
@@ -166,7 +219,7 @@ def status(db: str | Path) -> StoreStatus:
            (SELECT status FROM runs x WHERE x.model_id = ru.model_id AND x.task_id = ru.task_id
                ORDER BY run_id DESC LIMIT 1) AS last_status
     FROM runs ru JOIN models m USING (model_id) JOIN tasks t USING (task_id)
-    GROUP BY ru.model_id, ru.task_id ORDER BY m.name, t.name
+    GROUP BY ru.model_id, ru.task_id ORDER BY m.name, t.name, m.backend
     """
     with Store(db, create=False) as store:
         rows = store.query(sql)
@@ -176,6 +229,7 @@ def status(db: str | Path) -> StoreStatus:
         rows=tuple(
             StatusRow(
                 model=r["name"],
+                backend=f"{r['backend']} {r['backend_version'] or '(version unknown)'}",
                 dtype=r["dtype"],
                 fingerprint=r["fingerprint"],
                 task=r["task"],

@@ -3,11 +3,11 @@
 torch and transformers are imported lazily (the optional extra ``densing[eval]``), so
 ``import densing`` works without them.
 
-Fingerprint: for a local model directory, SHA-256 over the bytes of ``config.json``, every weight
-file (``*.safetensors``, ``*.bin``, ``*.pt``) and the tokenizer files, each named by its relative
-path; for a model that is not a local directory (a hub id resolved from the local cache) or an
-in-memory model, SHA-256 over the config JSON plus every ``state_dict`` tensor's name, dtype, shape
-and bytes, plus the tokenizer's vocabulary. Any change to the config, a weight or the tokenizer gives
+Fingerprint: for a model directory (a hub id is resolved to its snapshot directory in the local
+Hugging Face cache), SHA-256 over the bytes of ``config.json``, every weight file
+(``*.safetensors``, ``*.bin``, ``*.pt``) and the tokenizer files, each named by its relative path;
+for an in-memory model, SHA-256 over the config JSON plus every ``state_dict`` tensor's name,
+dtype, shape and bytes, plus the tokenizer's vocabulary. Any change to the config, a weight or the tokenizer gives
 a new fingerprint, so results of a changed model are never mixed with the old ones.
 """
 
@@ -25,6 +25,14 @@ EVAL_EXTRA_HINT = (
     "densing eval needs torch and transformers: install them with  pip install 'densing[eval]'"
 )
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+TOKENIZER_VOCAB_FILES = (
+    "tokenizer.json",
+    "tokenizer.model",
+    "vocab.json",
+    "vocab.txt",
+    "spiece.model",
+    "tiktoken.model",
+)
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -167,37 +175,49 @@ def _dtype_kwarg(transformers: Any) -> str:
     return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
 
 
-def load_model(
-    model: str,
-    *,
-    device: str = "auto",
-    dtype: str = "auto",
-    name: str | None = None,
-) -> LoadedModel:
-    """Load a causal LM and its tokenizer from a local directory (or a locally cached hub id)."""
-    _torch, transformers = require_eval_extra()
-    transformers.utils.logging.disable_progress_bar()
-    dev = resolve_device(device)
-    tdtype = resolve_dtype(dtype, dev)
+def default_name(model: str) -> str:
+    """The default label of a model: a directory's basename, or the hub id as given."""
+    local = Path(model).expanduser()
+    if local.is_dir() or _looks_like_path(model):
+        return local.resolve().name or str(model)
+    return model
+
+
+def resolve_model_dir(model: str) -> Path:
+    """The local directory of ``model``: a directory given as such, or a hub id's snapshot in
+    the local Hugging Face cache (densing never downloads). Checks config.json and the
+    tokenizer files (see :func:`load_tokenizer`)."""
     local = Path(model).expanduser()
     if not local.exists() and _looks_like_path(model):
         raise DensingInputError("model path does not exist", file=model)
     if local.exists() and not local.is_dir():
         raise DensingInputError("--model must be a model directory or a model id", file=model)
-    if local.is_dir() and not (local / "config.json").exists():
+    if not local.is_dir():
+        local = _cached_snapshot(model)
+    if not (local / "config.json").exists():
         raise DensingInputError("not a model directory: no config.json", file=str(local))
-    source = str(local) if local.is_dir() else model
-    # never download at run time: a hub id must already be in the local Hugging Face cache
-    offline = {} if local.is_dir() else {"local_files_only": True}
+    return local
+
+
+def _cached_snapshot(model: str) -> Path:
     try:
-        config = transformers.AutoConfig.from_pretrained(source, **offline)
-    except OSError as exc:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(model, local_files_only=True))
+    except Exception as exc:
         raise DensingInputError(
             "no such local model directory, and not a model id in the local Hugging Face cache "
             "(densing never downloads: fetch it first, e.g. `hf download ID --local-dir DIR`)",
             file=model,
         ) from exc
-    except ValueError as exc:
+
+
+def load_config(source: Path, model: str) -> Any:
+    """The model's transformers config; refuses encoder-decoder models."""
+    _torch, transformers = require_eval_extra()
+    try:
+        config = transformers.AutoConfig.from_pretrained(str(source))
+    except (OSError, ValueError, KeyError) as exc:
         raise DensingInputError(
             f"cannot load a model config: {exc}".splitlines()[0], file=model
         ) from exc
@@ -205,9 +225,95 @@ def load_model(
         raise DensingInputError(
             f"model type '{config.model_type}' is an encoder-decoder, not a causal LM", file=model
         )
+    return config
+
+
+def load_tokenizer(source: Path, model: str) -> Any:
+    """The model's tokenizer; refuses a directory without tokenizer files, or a tokenizer that
+    turns text into no tokens."""
+    _torch, transformers = require_eval_extra()
+    if not any((source / f).exists() for f in TOKENIZER_VOCAB_FILES):
+        raise DensingInputError(
+            "no tokenizer in the model directory (none of "
+            f"{', '.join(TOKENIZER_VOCAB_FILES)}); densing tokenises every item itself and "
+            "will not score with a missing or empty tokenizer (copy the tokenizer files there)",
+            file=str(source),
+        )
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(str(source))
+    except (OSError, ValueError, TypeError) as exc:
+        raise DensingInputError(
+            f"cannot load the tokenizer: {exc}".splitlines()[0], file=model
+        ) from exc
+    probe = tok("the answer is 42", add_special_tokens=False)["input_ids"]
+    if len(tok) < 2 or not probe:
+        raise DensingInputError(
+            f"the tokenizer is empty (vocabulary {len(tok)}): it turns text into no tokens",
+            file=model,
+        )
+    return tok
+
+
+def count_params_from_config(config: Any) -> ParamCounts:
+    """Parameter counts of the architecture built on the meta device (no memory, no weights):
+    the same numbers :func:`count_params` gives for the loaded model."""
+    torch, transformers = require_eval_extra()
+    with torch.device("meta"):
+        model = transformers.AutoModelForCausalLM.from_config(config)
+    return count_params(model)
+
+
+def check_causal(lm: Any, model: str) -> None:
+    """Refuse a model that is not a causal LM: a forward pass must return a key/value cache, and
+    changing the last token must leave the earlier positions' logits unchanged."""
+    torch, _ = require_eval_extra()
+    dev = next(lm.parameters()).device
+    vocab = int(lm.get_input_embeddings().weight.shape[0])
+    a = torch.tensor([[1 % vocab, 2 % vocab, 3 % vocab]], device=dev)
+    b = a.clone()
+    b[0, -1] = 4 % vocab
+    try:
+        with torch.inference_mode():
+            out_a = lm(input_ids=a, use_cache=True)
+            out_b = lm(input_ids=b, use_cache=True)
+    except Exception as exc:
+        raise DensingInputError(
+            f"cannot run the model on 3 tokens: {exc}".splitlines()[0], file=model
+        ) from exc
+    cache = getattr(out_a, "cache", None) or getattr(out_a, "past_key_values", None)
+    leaks = not torch.allclose(
+        out_a.logits[0, :2].float(), out_b.logits[0, :2].float(), atol=1e-4, rtol=1e-3
+    )
+    if cache is None or leaks:
+        raise DensingInputError(
+            f"model type '{lm.config.model_type}' is not a causal (decoder-only) LM: "
+            + ("its earlier positions see later tokens" if leaks else "it returns no KV cache"),
+            file=model,
+        )
+
+
+def load_model(
+    model: str,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    name: str | None = None,
+    fingerprint: str | None = None,
+) -> LoadedModel:
+    """Load a causal LM and its tokenizer from a local directory (or a locally cached hub id).
+
+    ``fingerprint``: the directory's fingerprint when the caller already computed it.
+    """
+    _torch, transformers = require_eval_extra()
+    transformers.utils.logging.disable_progress_bar()
+    dev = resolve_device(device)
+    tdtype = resolve_dtype(dtype, dev)
+    source = resolve_model_dir(model)
+    config = load_config(source, model)
+    tok = load_tokenizer(source, model)
     try:
         lm = transformers.AutoModelForCausalLM.from_pretrained(
-            source, **{_dtype_kwarg(transformers): tdtype}, **offline
+            str(source), **{_dtype_kwarg(transformers): tdtype}
         )
     except ValueError as exc:
         first = str(exc).splitlines()[0]
@@ -218,21 +324,15 @@ def load_model(
         ) from exc
     except OSError as exc:
         raise DensingInputError(f"cannot load weights: {exc}".splitlines()[0], file=model) from exc
-    try:
-        tok = transformers.AutoTokenizer.from_pretrained(source, **offline)
-    except (OSError, ValueError, TypeError) as exc:
-        raise DensingInputError(
-            f"cannot load the tokenizer: {exc}".splitlines()[0], file=model
-        ) from exc
     lm.to(dev)
     lm.eval()
-    fp = fingerprint_dir(local) if local.is_dir() else fingerprint_model(lm, tok)
+    check_causal(lm, model)
     return LoadedModel(
         model=lm,
         tokenizer=tok,
-        name=name or model,
-        path=str(local.resolve()) if local.is_dir() else model,
-        fingerprint=fp,
+        name=name or default_name(model),
+        path=str(source.resolve()),
+        fingerprint=fingerprint or fingerprint_dir(source),
         params=count_params(lm),
         device=dev,
         dtype=str(tdtype).removeprefix("torch."),
@@ -258,7 +358,8 @@ def wrap_model(model: Any, tokenizer: Any, *, name: str = "in-memory") -> Loaded
 
 
 def context_length(model: Any) -> int | None:
-    cfg = model.config
+    """The context length from a model's (or a config's) settings, when it states one."""
+    cfg = getattr(model, "config", model)
     for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
         v = getattr(cfg, key, None)
         if isinstance(v, int) and v > 0:

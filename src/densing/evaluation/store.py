@@ -1,12 +1,20 @@
 """The result store: one SQLite file (WAL journal) holding models, tasks, runs and scored items.
 
-* ``models``: one row per (fingerprint, dtype); the fingerprint covers config + weights +
-  tokenizer, so a changed model gets a new row and its results never mix with the old ones.
+* ``models``: one row per (fingerprint, dtype, backend, backend_version); the fingerprint covers
+  config + weights + tokenizer, so a changed model gets a new row and its results never mix with
+  the old ones; the scoring engine (``hf``, ``vllm``) and its version are part of the identity, so
+  results of two engines on the same weights never mix either.
 * ``tasks``: one row per task hash (prompt recipe + items + few-shot pool).
 * ``runs``: one row per ``densing eval`` invocation per (model, task), with its settings.
 * ``results``: one row per scored item, ``UNIQUE(model_id, task_id, item_id)``. Rows of a forward
-  batch are written in one transaction, so a process killed at any moment (even SIGKILL) leaves
-  only complete rows, and a rerun skips the items already stored.
+  batch (or of a distributed shard) are written in one transaction, so a process killed at any
+  moment (even SIGKILL) leaves only complete rows, and a rerun skips the items already stored.
+
+**Schema versions.** Version 2 added ``models.backend`` / ``models.backend_version`` (to the
+unique identity) and ``runs.uid`` (so :func:`merge_stores` copies each run once). A store written
+by schema 1 is migrated when it is opened: its models become ``backend = 'hf'`` with
+``backend_version = ''`` (unknown: schema 1 did not record it), every row is kept, and the
+migration is one transaction (a crash leaves the store at schema 1).
 
 Concurrency: a writer takes an exclusive ``fcntl.flock`` on the sidecar file ``<db>.lock`` for the
 whole run. A second writer on the same store **refuses** with a clear error naming the holder's
@@ -22,6 +30,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,22 +38,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from densing.errors import DensingError, DensingInputError
+from densing.errors import DensingInputError
 
-SCHEMA_VERSION = 1
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS models (
+SCHEMA_VERSION = 2
+MODELS_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
     model_id INTEGER PRIMARY KEY,
     fingerprint TEXT NOT NULL,
     dtype TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    backend_version TEXT NOT NULL,
     name TEXT NOT NULL,
     path TEXT,
     params INTEGER NOT NULL,
     params_nonembedding INTEGER NOT NULL,
     created_at TEXT NOT NULL,
-    UNIQUE (fingerprint, dtype)
-);
+    UNIQUE (fingerprint, dtype, backend, backend_version)
+)"""
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    + MODELS_TABLE.format(name="models")
+    + """;
 CREATE TABLE IF NOT EXISTS tasks (
     task_id INTEGER PRIMARY KEY,
     hash TEXT NOT NULL UNIQUE,
@@ -63,8 +77,10 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at TEXT,
     status TEXT NOT NULL,
     n_scored INTEGER NOT NULL DEFAULT 0,
-    settings TEXT NOT NULL
+    settings TEXT NOT NULL,
+    uid TEXT
 );
+CREATE UNIQUE INDEX IF NOT EXISTS runs_uid ON runs(uid);
 CREATE TABLE IF NOT EXISTS results (
     model_id INTEGER NOT NULL REFERENCES models(model_id),
     task_id INTEGER NOT NULL REFERENCES tasks(task_id),
@@ -83,6 +99,7 @@ CREATE TABLE IF NOT EXISTS results (
     UNIQUE (model_id, task_id, item_id)
 );
 """
+)
 
 
 def _now() -> str:
@@ -108,13 +125,52 @@ class ItemRow:
         return self.nll_sum / self.n_tokens
 
 
-class StoreLockedError(DensingError):
-    """Another writer holds the store."""
+class StoreLockedError(DensingInputError):
+    """Another writer holds the store (a usage error: exit code 2, like any bad input)."""
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What identifies a model's results: weights + dtype + scoring engine and its version.
+
+    ``name`` and ``path`` are labels (updated on every run); ``params`` are counted from the
+    weights (or from the config on the meta device, which gives the same count).
+    """
+
+    fingerprint: str
+    dtype: str
+    backend: str
+    backend_version: str
+    name: str
+    path: str
+    params: int
+    params_nonembedding: int
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.fingerprint, self.dtype, self.backend, self.backend_version)
+
+
+def check_db_path(db: str | Path, *, option: str = "--db") -> Path:
+    """Refuse an output store path that cannot be created, before any work starts."""
+    p = Path(db)
+    if p.is_dir():
+        raise DensingInputError(f"{option} must be a file, got a directory", file=str(p))
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise DensingInputError(
+            f"{option}: the directory {str(parent)!r} does not exist (create it first)",
+            file=str(p),
+        )
+    if not os.access(parent, os.W_OK):
+        raise DensingInputError(f"{option}: the directory is not writable", file=str(p))
+    return p
 
 
 @contextmanager
 def writer_lock(db: str | Path, *, wait: bool = False) -> Iterator[None]:
     """Exclusive lock on ``<db>.lock`` for the duration of a run (refuse, or wait if asked)."""
+    check_db_path(db)
     lock_path = Path(f"{db}.lock")
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -123,9 +179,10 @@ def writer_lock(db: str | Path, *, wait: bool = False) -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             raise StoreLockedError(
-                f"{db}: another densing eval (pid {holder}) is writing to this store; runs on one "
+                f"another densing eval (pid {holder}) is writing to this store; runs on one "
                 "store are serialized — wait for it to finish, pass --wait to queue behind it, "
-                "or use another --db"
+                "or use another --db",
+                file=str(db),
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
@@ -134,8 +191,27 @@ def writer_lock(db: str | Path, *, wait: bool = False) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the flock
 
 
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    """Schema 1 → 2: backend identity on models (schema-1 rows are 'hf', version unknown) and
+    a unique uid per run. The 12-step table rebuild of the SQLite docs, in one transaction."""
+    conn.execute(MODELS_TABLE.format(name="models_v2"))
+    conn.execute(
+        "INSERT INTO models_v2(model_id, fingerprint, dtype, backend, backend_version, name, path,"
+        " params, params_nonembedding, created_at) SELECT model_id, fingerprint, dtype, 'hf', '',"
+        " name, path, params, params_nonembedding, created_at FROM models"
+    )
+    conn.execute("DROP TABLE models")
+    conn.execute("ALTER TABLE models_v2 RENAME TO models")
+    conn.execute("ALTER TABLE runs ADD COLUMN uid TEXT")
+    conn.execute("UPDATE runs SET uid = lower(hex(randomblob(16)))")
+    conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS runs_uid ON runs(uid)")
+
+
+MIGRATIONS = {1: _migrate_1_to_2}
+
+
 class Store:
-    """Open (creating if needed) a result store."""
+    """Open (creating if needed) a result store; a store of an older schema is migrated."""
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = Path(path)
@@ -143,13 +219,17 @@ class Store:
             raise DensingInputError("result store not found", file=str(self.path))
         if self.path.is_dir():
             raise DensingInputError("--db must be a file, got a directory", file=str(self.path))
+        if create:
+            check_db_path(self.path)
         try:
             self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             self.conn.execute("PRAGMA busy_timeout = 30000")
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            if create:
+            version = self._version()
+            fresh = version is None and create and self._is_empty()
+            if fresh or (version is not None and version <= SCHEMA_VERSION):  # else: hands off
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+            if fresh:
                 with self.transaction():
                     for stmt in SCHEMA.split(";"):
                         if stmt.strip():
@@ -158,18 +238,51 @@ class Store:
                         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
                         (str(SCHEMA_VERSION),),
                     )
-            version = self.conn.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchone()
+                version = SCHEMA_VERSION
+            if version is not None and version < SCHEMA_VERSION:
+                self._migrate(version)
+                version = SCHEMA_VERSION
+            self.conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:
+            self.conn.close()
             raise DensingInputError(
                 f"not a densing result store: {exc}", file=str(self.path)
             ) from exc
-        if version is None or int(version[0]) != SCHEMA_VERSION:
+        if version != SCHEMA_VERSION:
+            self.conn.close()
             raise DensingInputError(
-                f"result store schema {version and version[0]} is not {SCHEMA_VERSION}",
+                f"not a densing result store of schema {SCHEMA_VERSION} (found schema "
+                f"{version}); a newer densing wrote it?"
+                if version
+                else "not a densing result store (no schema version)",
                 file=str(self.path),
             )
+
+    def _is_empty(self) -> bool:
+        return self.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+
+    def _version(self) -> int | None:
+        has_meta = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        if not has_meta:
+            return None
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        try:
+            return int(row[0]) if row else None
+        except ValueError:
+            return None
+
+    def _migrate(self, version: int) -> None:
+        self.conn.execute("PRAGMA foreign_keys = OFF")  # table rebuilds, as the SQLite docs say
+        with self.transaction() as c:
+            while version < SCHEMA_VERSION:
+                MIGRATIONS[version](c)
+                version += 1
+            bad = c.execute("PRAGMA foreign_key_check").fetchall()
+            if bad:
+                raise sqlite3.DatabaseError(f"migration left dangling references: {bad[:3]}")
+            c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
 
     def close(self) -> None:
         self.conn.close()
@@ -177,7 +290,7 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @contextmanager
@@ -191,32 +304,41 @@ class Store:
         self.conn.execute("COMMIT")
 
     # -- registration ---------------------------------------------------------------------
-    def register_model(
-        self,
-        *,
-        fingerprint: str,
-        dtype: str,
-        name: str,
-        path: str,
-        params: int,
-        params_nonembedding: int,
-    ) -> int:
+    def find_model(self, identity: ModelIdentity) -> int | None:
+        row = self.conn.execute(
+            "SELECT model_id FROM models WHERE fingerprint = ? AND dtype = ? AND backend = ?"
+            " AND backend_version = ?",
+            identity.key,
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def register_model(self, identity: ModelIdentity) -> int:
+        """The model's id (created if new); its name and path labels are updated."""
         with self.transaction() as c:
-            row = c.execute(
-                "SELECT model_id FROM models WHERE fingerprint = ? AND dtype = ?",
-                (fingerprint, dtype),
-            ).fetchone()
-            if row:
+            found = self.find_model(identity)
+            if found is not None:
                 c.execute(
-                    "UPDATE models SET name = ?, path = ? WHERE model_id = ?", (name, path, row[0])
+                    "UPDATE models SET name = ?, path = ? WHERE model_id = ?",
+                    (identity.name, identity.path, found),
                 )
-                return int(row[0])
+                return found
             cur = c.execute(
-                "INSERT INTO models(fingerprint, dtype, name, path, params, params_nonembedding,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (fingerprint, dtype, name, path, params, params_nonembedding, _now()),
+                "INSERT INTO models(fingerprint, dtype, backend, backend_version, name, path,"
+                " params, params_nonembedding, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *identity.key,
+                    identity.name,
+                    identity.path,
+                    identity.params,
+                    identity.params_nonembedding,
+                    _now(),
+                ),
             )
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
+
+    def find_task(self, hash: str) -> int | None:
+        row = self.conn.execute("SELECT task_id FROM tasks WHERE hash = ?", (hash,)).fetchone()
+        return int(row[0]) if row else None
 
     def register_task(
         self,
@@ -237,16 +359,24 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (hash, name, json.dumps(recipe), n_items, int(has_choices), source, _now()),
             )
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
 
-    def start_run(self, model_id: int, task_id: int, settings: dict[str, Any]) -> int:
+    def start_run(
+        self, model_id: int, task_id: int, settings: dict[str, Any], *, uid: str | None = None
+    ) -> int:
         with self.transaction() as c:
             cur = c.execute(
-                "INSERT INTO runs(model_id, task_id, started_at, status, settings)"
-                " VALUES (?, ?, ?, 'running', ?)",
-                (model_id, task_id, _now(), json.dumps(settings, sort_keys=True)),
+                "INSERT INTO runs(model_id, task_id, started_at, status, settings, uid)"
+                " VALUES (?, ?, ?, 'running', ?, ?)",
+                (
+                    model_id,
+                    task_id,
+                    _now(),
+                    json.dumps(settings, sort_keys=True),
+                    uid or uuid.uuid4().hex,
+                ),
             )
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, status: str = "finished") -> None:
         with self.transaction() as c:
@@ -256,7 +386,9 @@ class Store:
             )
 
     # -- results --------------------------------------------------------------------------
-    def done_items(self, model_id: int, task_id: int) -> set[str]:
+    def done_items(self, model_id: int | None, task_id: int | None) -> set[str]:
+        if model_id is None or task_id is None:
+            return set()
         rows = self.conn.execute(
             "SELECT item_id FROM results WHERE model_id = ? AND task_id = ?", (model_id, task_id)
         )
@@ -274,25 +406,7 @@ class Store:
                 " n_tokens, nll_mean, greedy, choice_ll, choice_bytes, correct, correct_norm,"
                 " created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT(model_id, task_id, item_id) DO NOTHING",
-                [
-                    (
-                        model_id,
-                        task_id,
-                        r.item_id,
-                        r.item_index,
-                        run_id,
-                        r.nll_sum,
-                        r.n_tokens,
-                        r.nll_mean,
-                        int(r.greedy),
-                        None if r.choice_ll is None else json.dumps(list(r.choice_ll)),
-                        None if r.choice_bytes is None else json.dumps(list(r.choice_bytes)),
-                        None if r.correct is None else int(r.correct),
-                        None if r.correct_norm is None else int(r.correct_norm),
-                        now,
-                    )
-                    for r in rows
-                ],
+                [(model_id, task_id, *_result_values(r, run_id), now) for r in rows],
             )
             written = c.total_changes - before
             c.execute("UPDATE runs SET n_scored = n_scored + ? WHERE run_id = ?", (written, run_id))
@@ -304,3 +418,19 @@ class Store:
             return list(self.conn.execute(sql, params))
         finally:
             self.conn.row_factory = None
+
+
+def _result_values(r: ItemRow, run_id: int) -> tuple[Any, ...]:
+    return (
+        r.item_id,
+        r.item_index,
+        run_id,
+        r.nll_sum,
+        r.n_tokens,
+        r.nll_mean,
+        int(r.greedy),
+        None if r.choice_ll is None else json.dumps(list(r.choice_ll)),
+        None if r.choice_bytes is None else json.dumps(list(r.choice_bytes)),
+        None if r.correct is None else int(r.correct),
+        None if r.correct_norm is None else int(r.correct_norm),
+    )

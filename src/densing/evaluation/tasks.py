@@ -189,10 +189,12 @@ def read_items(path: str | Path) -> tuple[list[Item], list[Item]]:
     p = Path(path)
     if not p.exists():
         raise DensingInputError("task file not found", file=str(p))
+    if p.is_dir():
+        raise DensingInputError("expected a JSONL item file, got a directory", file=str(p))
     items: list[Item] = []
     pool: list[Item] = []
     seen: dict[str, int] = {}
-    with p.open(encoding="utf-8") as fh:
+    with p.open(encoding="utf-8-sig") as fh:  # a byte-order mark is accepted, as in tables
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
@@ -249,7 +251,7 @@ def _parse_item(obj: dict[str, Any], file: str, line: int) -> Item:
     elif label is not None:
         raise err("'label' given without 'choices'", "label")
     target = obj.get("target")
-    if target is None and choices is not None:
+    if target is None and choices is not None and label is not None:
         target = choices[label]
     if not isinstance(target, str) or target.strip() == "":
         raise err("'target' must be a non-empty string", "target")
@@ -275,6 +277,10 @@ def load_task(path: str | Path, *, num_fewshot: int | None = None) -> Task:
     p = Path(path)
     if not p.exists():
         raise DensingInputError("task file not found", file=str(p))
+    if p.is_dir():
+        raise DensingInputError(
+            "--task takes a task file (.jsonl items or .yaml spec), got a directory", file=str(p)
+        )
     suffix = p.suffix.lower()
     if suffix in {".yaml", ".yml"}:
         task = _load_spec(p)
@@ -299,9 +305,15 @@ def load_task(path: str | Path, *, num_fewshot: int | None = None) -> Task:
 
 def _load_spec(p: Path) -> Task:
     try:
-        spec = yaml.safe_load(p.read_text(encoding="utf-8"))
+        spec = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
     except yaml.YAMLError as exc:
-        raise DensingInputError(f"malformed YAML: {exc}", file=str(p)) from exc
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise DensingInputError(
+            f"malformed YAML: {problem}",
+            file=str(p),
+            row=None if mark is None else mark.line + 1,
+        ) from exc
     if not isinstance(spec, dict):
         raise DensingInputError("a task spec must be a YAML mapping", file=str(p))
     allowed = {"name", "data", "fewshot_data", *Recipe().to_dict()}
@@ -312,9 +324,9 @@ def _load_spec(p: Path) -> Task:
         )
     if "data" not in spec:
         raise DensingInputError("missing 'data' (the JSONL item file)", file=str(p), column="data")
-    items, pool = read_items(p.parent / str(spec["data"]))
+    items, pool = read_items(_data_file(p, spec, "data"))
     if spec.get("fewshot_data"):
-        extra_items, extra_pool = read_items(p.parent / str(spec["fewshot_data"]))
+        extra_items, extra_pool = read_items(_data_file(p, spec, "fewshot_data"))
         pool = pool + extra_items + extra_pool
     kwargs = {k: spec[k] for k in Recipe().to_dict() if k in spec}
     for key in ("num_fewshot", "fewshot_seed"):
@@ -330,6 +342,23 @@ def _load_spec(p: Path) -> Task:
         pool=tuple(pool),
         source=str(p),
     )
+
+
+def _data_file(spec_path: Path, spec: dict[str, Any], key: str) -> Path:
+    """The item file named by ``key``, relative to the spec; refused (naming the spec and the key)
+    when it is missing or a directory."""
+    f = spec_path.parent / str(spec[key])
+    if f.is_dir():
+        raise DensingInputError(
+            f"'{key}' must name a JSONL item file, but {str(f)!r} is a directory",
+            file=str(spec_path),
+            column=key,
+        )
+    if not f.exists():
+        raise DensingInputError(
+            f"'{key}': item file {str(f)!r} not found", file=str(spec_path), column=key
+        )
+    return f
 
 
 def _validate(task: Task) -> None:
@@ -361,7 +390,14 @@ def _validate(task: Task) -> None:
             f"item id '{dup[0]}' is in both the scored items and the few-shot pool", file=src
         )
     for it in task.items:  # fail on a bad template field before anything runs
-        task.render(it)
+        try:
+            task.render(it)
+        except DensingInputError as exc:
+            if src is None or src == it.source:
+                raise
+            raise DensingInputError(
+                f"{exc.reason} ({it.source}, line {it.line})", file=src, column="template"
+            ) from None
 
 
 def select(items: Sequence[Item], limit: int | None) -> list[Item]:

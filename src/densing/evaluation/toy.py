@@ -90,6 +90,8 @@ def build_model(
     from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
+    cfg: Any
+    model: Any
     if arch == "gpt2":
         cfg = GPT2Config(
             vocab_size=vocab_size,
