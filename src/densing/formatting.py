@@ -22,10 +22,12 @@ def fmt_params(x: Any) -> str:
     if not is_number(x):
         return "—"
     v = float(x)
+    if abs(v) >= 1e15:
+        return fmt_num(v)
     for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
         if abs(v) >= scale:
-            return f"{v / scale:.3g}{suffix}"
-    return f"{v:.3g}"
+            return f"{fmt_num(v / scale)}{suffix}"
+    return fmt_num(v)
 
 
 def fmt_num(x: Any, digits: int = 3) -> str:
@@ -43,7 +45,10 @@ def fmt_num(x: Any, digits: int = 3) -> str:
     if math.isinf(v):
         return "∞" if v > 0 else "−∞"
     if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e6):
-        return f"{v:.{digits}e}".replace("e-0", "e-").replace("e+0", "e")
+        return f"{v:.{max(digits - 1, 0)}e}".replace("e-0", "e-").replace("e+0", "e+")
+    r = float(f"{v:.{digits}g}")  # rounded to ``digits`` significant digits
+    if abs(r) >= 10**digits:  # 1050 → '1050', not '1.05e+03'
+        return f"{r:.0f}"
     return f"{v:.{digits}g}"
 
 

@@ -42,8 +42,10 @@ def _stage(progress: Progress | None, name: str, total: int) -> Callable[[int], 
 def _breakpoint(
     main: FrameRun, n_resamples: int, seed: int, level: float
 ) -> tuple[TrendResult | None, str]:
-    """Before/after ChatGPT on the main frame, every model with a finite density."""
-    sub = main.densities[main.densities["finite_density"]]
+    """Before/after ChatGPT on the main frame: the informative models with a finite density
+    of every date (the frame's replicates are not carried: the note says so)."""
+    d = main.densities
+    sub = d[d["finite_density"] & d["status"].isin(["ok", "extrapolated"])]
     try:
         bp = bootstrap_trend(
             sub["model"].tolist(),
@@ -55,6 +57,26 @@ def _breakpoint(
     except DensingInputError as exc:  # too few models on one side of the breakpoint
         return None, f"no before/after-ChatGPT fit: {exc.reason}"
     return bp, ""
+
+
+def _sensitivity_runs(
+    catalog: Catalog,
+    spec: FrameSpec,
+    specs: Sequence[FrameSpec],
+    timings: dict[str, float],
+    progress: Progress | None,
+    **opts: Any,
+) -> list[FrameRun]:
+    """Every sensitivity frame (except the main one) with its law; times recorded."""
+    runs = []
+    for s in specs:
+        if s == spec:
+            continue
+        t1 = time.perf_counter()
+        stage = _stage(progress, f"frame {s.name}", opts["n_resamples"])
+        runs.append(run_frame(catalog, s, progress=stage, **opts))
+        timings[f"frame {s.name}"] = time.perf_counter() - t1
+    return runs
 
 
 def _has_item(run: FrameRun, bench: str) -> bool:
@@ -112,26 +134,10 @@ def analyze(
         frame=main.frame, **{**law_opts, "density_basis": other},
     )  # fmt: skip
     bp, bp_note = _breakpoint(main, n_resamples, seed, level)
-    runs = []
-    for s in sensitivity:
-        if s == spec:
-            continue
-        t1 = time.perf_counter()
-        runs.append(
-            run_frame(
-                catalog,
-                s,
-                n_resamples=sensitivity_resamples,
-                seed=seed,
-                level=level,
-                warm_start=True,
-                n_jobs=n_jobs,
-                since=since,
-                progress=_stage(progress, f"frame {s.name}", sensitivity_resamples),
-                **law_opts,
-            )
-        )
-        timings[f"frame {s.name}"] = time.perf_counter() - t1
+    runs = _sensitivity_runs(
+        catalog, spec, sensitivity, timings, progress, n_resamples=sensitivity_resamples,
+        seed=seed, level=level, warm_start=True, n_jobs=n_jobs, since=since, **law_opts,
+    )  # fmt: skip
     # forecasts on benchmarks this frame has (the defaults name the default frame's)
     usable = [f for f in forecasts if _has_item(main, f[0])]
     fc = forecast_table(main, usable, level) if usable else pd.DataFrame()

@@ -88,6 +88,11 @@ class Analysis:
         if self.breakpoint_trend is not None:
             d["segments"] = self.breakpoint_trend.to_dict().get("segments")
             d["breakpoint"] = CHATGPT_RELEASE.isoformat()
+            d["segments_note"] = (
+                f"envelope OLS on each side of {CHATGPT_RELEASE.isoformat()} over the "
+                f"{self.breakpoint_trend.fit.n_models} informative models of every date (ok or "
+                "extrapolated); the frame is held fixed (its replicates are not carried)"
+            )
         return to_jsonable(d)
 
     def to_dict(self) -> dict[str, Any]:

@@ -131,82 +131,109 @@ def _missing_extra(exc: Exception) -> None:
     sys.exit(2)
 
 
+_ModelOpt = Annotated[
+    list[str] | None,
+    typer.Option("--model", help="Model directory or locally cached hub id (repeatable)."),
+]
+_TaskOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--task", help="Task file: .jsonl items or .yaml spec (repeatable)."),
+]
+_DbOpt = Annotated[Path | None, typer.Option("--db", help="Result store (SQLite file).")]
+_BackendOpt = Annotated[str, typer.Option("--backend", help="Scoring engine: hf or vllm.")]
+_BatchSizeOpt = Annotated[str, typer.Option("--batch-size", help="N or auto (hf).")]
+_DeviceOpt = Annotated[str, typer.Option("--device", help="auto|cpu|cuda")]
+_DtypeOpt = Annotated[str, typer.Option("--dtype", help="auto|float32|bfloat16|float16")]
+_LimitOpt = Annotated[
+    int | None, typer.Option("--limit", help="Score only the first N items of each task.")
+]
+_ShotsOpt = Annotated[
+    int | None, typer.Option("--shots", help="Override the number of few-shot examples.")
+]
+_NameOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--name",
+        help="Model name in the store (one per --model; default: the model directory's name).",
+    ),
+]
+_PaddingOpt = Annotated[str, typer.Option("--padding", help="left|right (hf)")]
+_NoPrefixCacheOpt = Annotated[
+    bool, typer.Option("--no-prefix-cache", help="Recompute the few-shot prefix per item.")
+]
+_GpuMemoryUtilizationOpt = Annotated[
+    float | None,
+    typer.Option("--gpu-memory-utilization", help="vllm: memory share (CPU: of RAM)."),
+]
+_MaxModelLenOpt = Annotated[
+    int | None, typer.Option("--max-model-len", help="vllm: context length served.")
+]
+_MaxNumSeqsOpt = Annotated[
+    int | None, typer.Option("--max-num-seqs", help="vllm: sequences per step.")
+]
+_TensorParallelSizeOpt = Annotated[
+    int, typer.Option("--tensor-parallel-size", help="vllm: GPUs per model replica.")
+]
+_EnforceEagerOpt = Annotated[
+    bool,
+    typer.Option("--enforce-eager", help="vllm: no graph compilation (fast start-up)."),
+]
+_RayOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        help="Spread (model, task, shard) units over Ray: ADDRESS "
+        "(HOST:PORT, auto), or no value for a local Ray instance.",
+    ),
+]
+_ShardsOpt = Annotated[
+    int | None, typer.Option("--shards", help="Ray: shards per task (default: 64 items each).")
+]
+_ReplicasOpt = Annotated[int, typer.Option("--replicas", help="Ray: workers per model.")]
+_NumCpusOpt = Annotated[float, typer.Option("--num-cpus", help="Ray: CPUs per worker.")]
+_NumGpusOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--num-gpus",
+        help="Ray: GPUs per worker (default: tensor-parallel size with --device cuda, else 0).",
+    ),
+]
+_WaitOpt = Annotated[
+    bool,
+    typer.Option("--wait", help="If another run holds the store, wait instead of refusing."),
+]
+_QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+_AsJsonOpt = Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")]
+
+
 @eval_app.callback()
 def eval_main(
     ctx: typer.Context,
-    model: Annotated[
-        list[str] | None,
-        typer.Option("--model", help="Model directory or locally cached hub id (repeatable)."),
-    ] = None,
-    task: Annotated[
-        list[Path] | None,
-        typer.Option("--task", help="Task file: .jsonl items or .yaml spec (repeatable)."),
-    ] = None,
-    db: Annotated[Path | None, typer.Option("--db", help="Result store (SQLite file).")] = None,
-    backend: Annotated[str, typer.Option("--backend", help="Scoring engine: hf or vllm.")] = "hf",
-    batch_size: Annotated[str, typer.Option("--batch-size", help="N or auto (hf).")] = "auto",
-    device: Annotated[str, typer.Option("--device", help="auto|cpu|cuda")] = "auto",
-    dtype: Annotated[str, typer.Option("--dtype", help="auto|float32|bfloat16|float16")] = "auto",
-    limit: Annotated[
-        int | None, typer.Option("--limit", help="Score only the first N items of each task.")
-    ] = None,
-    shots: Annotated[
-        int | None, typer.Option("--shots", help="Override the number of few-shot examples.")
-    ] = None,
-    name: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--name",
-            help="Model name in the store (one per --model; default: the model directory's name).",
-        ),
-    ] = None,
-    padding: Annotated[str, typer.Option("--padding", help="left|right (hf)")] = "left",
-    no_prefix_cache: Annotated[
-        bool, typer.Option("--no-prefix-cache", help="Recompute the few-shot prefix per item.")
-    ] = False,
-    gpu_memory_utilization: Annotated[
-        float | None,
-        typer.Option("--gpu-memory-utilization", help="vllm: memory share (CPU: of RAM)."),
-    ] = None,
-    max_model_len: Annotated[
-        int | None, typer.Option("--max-model-len", help="vllm: context length served.")
-    ] = None,
-    max_num_seqs: Annotated[
-        int | None, typer.Option("--max-num-seqs", help="vllm: sequences per step.")
-    ] = None,
-    tensor_parallel_size: Annotated[
-        int, typer.Option("--tensor-parallel-size", help="vllm: GPUs per model replica.")
-    ] = 1,
-    enforce_eager: Annotated[
-        bool,
-        typer.Option("--enforce-eager", help="vllm: no graph compilation (fast start-up)."),
-    ] = False,
-    ray: Annotated[
-        str | None,
-        typer.Option(
-            "--ray",
-            help="Spread (model, task, shard) units over Ray: ADDRESS "
-            "(HOST:PORT, auto), or no value for a local Ray instance.",
-        ),
-    ] = None,
-    shards: Annotated[
-        int | None, typer.Option("--shards", help="Ray: shards per task (default: 64 items each).")
-    ] = None,
-    replicas: Annotated[int, typer.Option("--replicas", help="Ray: workers per model.")] = 1,
-    num_cpus: Annotated[float, typer.Option("--num-cpus", help="Ray: CPUs per worker.")] = 1.0,
-    num_gpus: Annotated[
-        float | None,
-        typer.Option(
-            "--num-gpus",
-            help="Ray: GPUs per worker (default: tensor-parallel size with --device cuda, else 0).",
-        ),
-    ] = None,
-    wait: Annotated[
-        bool,
-        typer.Option("--wait", help="If another run holds the store, wait instead of refusing."),
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+    model: _ModelOpt = None,
+    task: _TaskOpt = None,
+    db: _DbOpt = None,
+    backend: _BackendOpt = "hf",
+    batch_size: _BatchSizeOpt = "auto",
+    device: _DeviceOpt = "auto",
+    dtype: _DtypeOpt = "auto",
+    limit: _LimitOpt = None,
+    shots: _ShotsOpt = None,
+    name: _NameOpt = None,
+    padding: _PaddingOpt = "left",
+    no_prefix_cache: _NoPrefixCacheOpt = False,
+    gpu_memory_utilization: _GpuMemoryUtilizationOpt = None,
+    max_model_len: _MaxModelLenOpt = None,
+    max_num_seqs: _MaxNumSeqsOpt = None,
+    tensor_parallel_size: _TensorParallelSizeOpt = 1,
+    enforce_eager: _EnforceEagerOpt = False,
+    ray: _RayOpt = None,
+    shards: _ShardsOpt = None,
+    replicas: _ReplicasOpt = 1,
+    num_cpus: _NumCpusOpt = 1.0,
+    num_gpus: _NumGpusOpt = None,
+    wait: _WaitOpt = False,
+    quiet: _QuietOpt = False,
+    as_json: _AsJsonOpt = False,
 ) -> None:
     """Score tasks with one or more models into a result store (a rerun resumes)."""
     if ctx.invoked_subcommand is not None:

@@ -170,54 +170,66 @@ def _run_json(analysis: Any, paths: dict[str, Path], top: int, timings: dict[str
     }
 
 
+_OutOpt = Annotated[Path, typer.Option("--out", help="Output folder.")]
+_WithReportedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--with-reported",
+        help="one-capability frames: also use reported scores where no uniform one exists.",
+    ),
+]
+_BootstrapOpt = Annotated[
+    int, typer.Option("--bootstrap", help="Frame bootstrap resamples (>= 1).")
+]
+_SensitivityBootstrapOpt = Annotated[
+    int, typer.Option("--sensitivity-bootstrap", help="Resamples per sensitivity frame.")
+]
+_WarmStartOpt = Annotated[
+    bool,
+    typer.Option(
+        "--warm-start/--full-search",
+        help="Polish each frame resample from the point estimate (default) or repeat the "
+        "full search per resample (slower).",
+    ),
+]
+_NoSensitivityOpt = Annotated[
+    bool, typer.Option("--no-sensitivity", help="Skip the sensitivity frames.")
+]
+_IncludeUninformativeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--include-uninformative",
+        help="Let chance-level and unbounded models enter the frontier fits.",
+    ),
+]
+_TopOpt = Annotated[int, typer.Option("--top", help="Rows of the leaderboard (>= 1).")]
+_BacktestOpt = Annotated[
+    bool,
+    typer.Option("--backtest", help="Also run the backtest (slow) and add its report panel."),
+]
+_QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No tables on stdout.")]
+
+
 def run_command(
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("densing-report"),
+    out: _OutOpt = Path("densing-report"),
     reference_family: RefOpt = None,
     benchmarks: BenchOpt = None,
     frame_model: ModelOpt = "stitched",
     alpha: AlphaOpt = None,
-    with_reported: Annotated[
-        bool,
-        typer.Option(
-            "--with-reported",
-            help="one-capability frames: also use reported scores where no uniform one exists.",
-        ),
-    ] = False,
-    bootstrap: Annotated[
-        int, typer.Option("--bootstrap", help="Frame bootstrap resamples (>= 1).")
-    ] = 100,
-    sensitivity_bootstrap: Annotated[
-        int, typer.Option("--sensitivity-bootstrap", help="Resamples per sensitivity frame.")
-    ] = 30,
-    warm_start: Annotated[
-        bool,
-        typer.Option(
-            "--warm-start/--full-search",
-            help="Polish each frame resample from the point estimate (default) or repeat the "
-            "full search per resample (slower).",
-        ),
-    ] = True,
-    no_sensitivity: Annotated[
-        bool, typer.Option("--no-sensitivity", help="Skip the sensitivity frames.")
-    ] = False,
+    with_reported: _WithReportedOpt = False,
+    bootstrap: _BootstrapOpt = 100,
+    sensitivity_bootstrap: _SensitivityBootstrapOpt = 30,
+    warm_start: _WarmStartOpt = True,
+    no_sensitivity: _NoSensitivityOpt = False,
     estimator: EstimatorOpt = None,
     density_basis: BasisOpt = "active",
-    include_uninformative: Annotated[
-        bool,
-        typer.Option(
-            "--include-uninformative",
-            help="Let chance-level and unbounded models enter the frontier fits.",
-        ),
-    ] = False,
+    include_uninformative: _IncludeUninformativeOpt = False,
     level: LevelOpt = 0.95,
     seed: SeedOpt = 0,
-    top: Annotated[int, typer.Option("--top", help="Rows of the leaderboard (>= 1).")] = 15,
+    top: _TopOpt = 15,
     extra: ExtraOpt = None,
-    backtest: Annotated[
-        bool,
-        typer.Option("--backtest", help="Also run the backtest (slow) and add its report panel."),
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables on stdout.")] = False,
+    backtest: _BacktestOpt = False,
+    quiet: _QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """The main job: built-in catalog → frame → densities → densing law → report."""

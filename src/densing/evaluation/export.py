@@ -114,7 +114,8 @@ def summarize(db: str | Path) -> ExportResult:
             "some model names map to several fingerprints, dtypes or backend versions; those "
             "rows are labelled name@fingerprint-dtype"
         )
-    multi = sorted(n for n, g in versions.groupby("name") if len(g) > 1 and n in set(df.benchmark))
+    benches = set(df.benchmark)
+    multi = sorted(str(n) for n, g in versions.groupby("name") if len(g) > 1 and n in benches)
     if multi:
         warnings.append(
             f"{len(multi)} benchmark(s) have several versions in this store (task file edited): "
