@@ -45,6 +45,7 @@ def test_run_writes_the_four_files(run_dir: Path) -> None:
         "extrapolated",
         "above_range",
         "below_range",
+        "uninformative",
         "insufficient_scores",
     }
     # nothing silently NaN: a model without a finite density says why
@@ -179,12 +180,19 @@ def test_density_of_own_targets_under_saved_score_frame(
     from densing.catalog import load
 
     cat = load()
-    member = "Qwen/Qwen1.5-7B"
-    scores = cat.wide(frame["benchmarks"], setting=["openllm-v1", "obscaling", "openllm-v2"])
-    row = scores.loc[member]
+    member = "Qwen/Qwen2.5-7B"
+    from densing.scoreframe import item_id
+
+    sc = cat.scores[cat.scores["id"] == member]
+    items = [
+        item_id(*t)
+        for t in zip(sc["benchmark"], sc["setting"], sc["shots"], sc["cot"], strict=True)
+    ]
+    sc = sc.assign(item=items)
+    sc = sc[sc["item"].isin(frame["benchmarks"])].groupby("item")["score"].mean()
     params = float(cat.models.set_index("id").loc[member, "params"])
-    wide = "model,params," + ",".join(row.index) + "\n"
-    wide += f"mine,{params}," + ",".join(f"{v}" for v in row.to_numpy()) + "\n"
+    wide = "model,params," + ",".join(sc.index) + "\n"
+    wide += f"mine,{params}," + ",".join(f"{v}" for v in sc.to_numpy()) + "\n"
     main(
         ["density", str(_targets(tmp_path, wide)), "--frame", str(run_dir / "frame.json"), "--json"]
     )
@@ -193,8 +201,18 @@ def test_density_of_own_targets_under_saved_score_frame(
     assert out["intervals"] is True
     assert r["density_active"] == pytest.approx(dens.loc[member, "density_active"], rel=1e-6)
     assert r["density_active_lo"] <= 1.0 <= r["density_active_hi"]
-    long = "model,params,benchmark,score\n" + "".join(
-        f"mine,{params},{b},{v}\n" for b, v in row.items()
+    rows = cat.scores[cat.scores["id"] == member]
+    long = "model,params,benchmark,setting,shots,cot,score\n" + "".join(
+        f"mine,{params},{b},{st},{'' if pd.isna(sh) else int(sh)},{c},{v}\n"
+        for b, st, sh, c, v in zip(
+            rows["benchmark"],
+            rows["setting"],
+            rows["shots"],
+            rows["cot"],
+            rows["score"],
+            strict=True,
+        )
+        if item_id(b, st, sh, c) in frame["benchmarks"]
     )
     main(
         ["density", str(_targets(tmp_path, long)), "--frame", str(run_dir / "frame.json"), "--json"]
@@ -206,13 +224,13 @@ def test_density_of_own_targets_under_saved_score_frame(
 def test_density_unknown_benchmark_exit_2(
     run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bad = _targets(tmp_path, "model,params,mmlu,gsm8k\nx,1e9,0.5,0.2\n")
+    bad = _targets(tmp_path, "model,params,mmlu@openllm-v1,gsm8k@nowhere\nx,1e9,0.5,0.2\n")
     with pytest.raises(SystemExit) as e:
         main(["density", str(bad), "--frame", str(run_dir / "frame.json")])
     assert e.value.code == 2
     err = capsys.readouterr().err
-    assert "targets.csv" in err and "'gsm8k'" in err and err.count("\n") == 1
-    pct = _targets(tmp_path, "model,params,mmlu,hellaswag\nx,1e9,55,70\n")
+    assert "targets.csv" in err and "'gsm8k@nowhere'" in err and err.count("\n") == 1
+    pct = _targets(tmp_path, "model,params,mmlu@openllm-v1,hellaswag@openllm-v1\nx,1e9,55,70\n")
     with pytest.raises(SystemExit) as e:
         main(["density", str(pct), "--frame", str(run_dir / "frame.json")])
     assert e.value.code == 2
@@ -245,6 +263,8 @@ def test_run_with_custom_frame(tmp_path: Path, capsys: pytest.CaptureFixture[str
     main(
         [
             "run",
+            "--frame-model",
+            "one-capability",
             "--benchmarks",
             "mmlu,bbh,math,humaneval,mbpp",
             "--with-reported",
@@ -257,7 +277,7 @@ def test_run_with_custom_frame(tmp_path: Path, capsys: pytest.CaptureFixture[str
         ]
     )
     res = json.loads(capsys.readouterr().out)
-    assert res["frame"] == "qwen1.5-5bench-with-reported"
+    assert res["frame"] == "qwen1.5-one-capability"
     frame = json.loads((out / "frame.json").read_text())
     assert frame["benchmarks"] == ["mmlu", "bbh", "math", "humaneval", "mbpp"]
     assert math.isfinite(res["trend"]["doubling_time_days"])

@@ -71,6 +71,9 @@ class Analysis:
         # replicate) and were replaced by the model's point estimate in the law's bootstrap
         d["replicate_cells_replaced"] = self.main.n_replaced_cells
         d["estimator"] = self.main.estimator
+        env = self.main.frontiers.get("envelope-ols")
+        if env is not None:  # the models that set a new maximum (shown whatever the estimator)
+            d["envelope"] = list(env.fit.envelope)
         d["n_extrapolated_on_envelope"] = self.main.n_extrapolated_on_envelope
         d["caveats"] = self.main.caveats
         d["window"] = [

@@ -18,6 +18,7 @@ from densing.cli._common import (
     check_bootstrap_options,
     console,
     print_json,
+    print_table,
     progress_bar,
 )
 from densing.errors import DensingInputError, FitError
@@ -45,7 +46,7 @@ def _render(fit: LossLawFit) -> None:
         f"{c.n_grid} grid starts, {c.n_polished} polished, {c.n_at_best} reached the best"
         + ("" if c.converged else f"; optimiser warning: {c.message}")
     )
-    console.print(t)
+    print_table(t)
     if b is not None:
         console.print(
             f"bootstrap: {b.samples.shape[0]} resamples of {b.units}, seed {b.seed}, "

@@ -264,8 +264,20 @@ def eval_main(
             else (tensor_parallel_size if device.startswith("cuda") else 0)
         )
         ray_opts = RayOptions(address=ray, replicas=replicas, num_cpus=num_cpus, num_gpus=gpus, shards=shards)  # fmt: skip
+        _keep_stdout_for_densing()
     _run(model or [], task or [], str(db), backend, opts, name, limit, shots, wait, ray_opts,
          quiet or as_json, as_json)  # fmt: skip
+
+
+def _keep_stdout_for_densing() -> None:
+    """Ray's C++ core writes to file descriptor 1 (e.g. state dumps when the process ends):
+    point fd 1 at stderr and give densing's own output (tables, --json) the original stdout."""
+    import os
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = os.fdopen(saved, "w", buffering=1)
 
 
 def _run(

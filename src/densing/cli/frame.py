@@ -20,6 +20,7 @@ from densing.cli._common import (
     console,
     err_console,
     print_json,
+    print_table,
     progress_bar,
 )
 from densing.errors import DensingInputError
@@ -303,7 +304,7 @@ def predict_command(
         if targets is None
         else f"Predicted loss and score of {res['name'].nunique()} planned models"
     )
-    console.print(_predict_table(res, title, lvl, intervals))
+    print_table(_predict_table(res, title, lvl, intervals))
     if len(res) > _MAX_TABLE_ROWS:
         console.print(f"… {len(res) - _MAX_TABLE_ROWS} more rows: use --out, --csv or --json")
     if out is not None:

@@ -161,11 +161,15 @@ class ScoreFrame(JsonResult):
         return out
 
     def residual_pools(self) -> list[np.ndarray]:
-        """Per item: residuals of the fitted models' scores at their own θ̂."""
+        """Per item: residuals of the fitted models' scores at their own θ̂, each scaled by
+        √(k / (k − 1)) for a model with k scores: its own θ̂ was fitted on those k scores, so
+        raw residuals understate the noise of a new score (most for models with 2 scores)."""
         m = self.models
         fit = m["in_fit"].to_numpy(bool)
         Y = self.scores.to_numpy(float)[fit]
         R = Y - self.predict_scores(m["theta"].to_numpy(float)[fit]).to_numpy()
+        k = (~np.isnan(Y)).sum(axis=1).astype(float)
+        R = R * np.sqrt(k / np.maximum(k - 1.0, 1.0))[:, None]
         return [R[~np.isnan(R[:, b]), b] for b in range(Y.shape[1])]
 
     @cached_property
@@ -303,7 +307,8 @@ class ScoreFrame(JsonResult):
         theta = self.models.set_index("id").loc[uniq, "theta"].to_numpy(float)
         pools, pred = self.residual_pools(), self.predict_scores(theta).to_numpy()
         where = np.array([uniq.index(x) for x in models])
-        out = np.full((reps.n_resamples, len(models)), np.nan)
+        draws = 10  # new-score noise draws per replicate (smooth percentiles from few replicates)
+        out = np.full((reps.n_resamples, draws, len(models)), np.nan)
         root = np.random.SeedSequence(seed)
         for i, (rf, ss) in enumerate(zip(reps.fits, root.spawn(reps.n_resamples), strict=True)):
             if rf is None:
@@ -312,9 +317,11 @@ class ScoreFrame(JsonResult):
             Yown = residual_scores(rng, Y, pred, pools) if reps.resample_cells else Y
             th = theta_given_sigmoids(Yown, rf.sig, rf.theta_bounds, self.f_scale)
             s = item_scores(th, rf.sig)[where, j]
-            noise = np.array([rng.choice(pools[k]) if pools[k].size else 0.0 for k in j])
-            out[i] = np.clip(s + noise, 0.0, 1.0)
-        return out
+            noise = np.stack(
+                [rng.choice(pools[k], draws) if pools[k].size else np.zeros(draws) for k in j], axis=1
+            )
+            out[i] = np.clip(s[None, :] + noise, 0.0, 1.0)
+        return out.reshape(-1, len(models))
 
     def density(self, targets: pd.DataFrame, *, level: float | None = None) -> pd.DataFrame:
         """One aggregate row per target model: θ̂, N̂ and densities with intervals, status."""
