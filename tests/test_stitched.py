@@ -135,7 +135,7 @@ def test_heldout_cells_are_covered(stitched):
         obs = held["score"].to_numpy()
         covered += list((p["lo"].to_numpy() <= obs) & (obs <= p["hi"].to_numpy()))
         errors += list(p["predicted"].to_numpy() - obs)
-    assert len(covered) >= 40
+    assert len(covered) >= 30
     assert np.mean(covered) >= 0.75, np.mean(covered)
     assert float(np.sqrt(np.mean(np.square(errors)))) < 0.04
 
