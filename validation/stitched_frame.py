@@ -55,7 +55,7 @@ def _predict(frame, cells: pd.DataFrame, col: str) -> pd.DataFrame:
     ok = cells["model"].isin(known.index[known["theta"].notna()]) & cells[col].isin(
         frame.benchmarks
     )
-    sub = cells[ok].rename(columns={col: "item"})[["model", "item", "score"]]
+    sub = cells.loc[ok, ["model", col, "score"]].rename(columns={col: "item"})
     return frame.predict_cells(sub[["model", "item"]]).assign(observed=sub["score"].to_numpy())
 
 
