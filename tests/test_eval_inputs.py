@@ -249,9 +249,13 @@ def test_export_warns_once_and_edited_task_gets_a_version(toy, tmp_path, capsys)
 @torch_needed
 def test_ctrl_c_marks_the_run_interrupted(toy, tmp_path) -> None:
     db = tmp_path / "r.db"
+    # a task long enough (4,000 items) that the run is still scoring when the signal arrives
+    rows = [{"id": f"q{i}", "prompt": f"question: what is {i} plus one?", "target": f"{i + 1}"}
+            for i in range(4000)]  # fmt: skip
+    (tmp_path / "long.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     env = dict(os.environ, PYTHONPATH=SRC, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "densing", "eval", "--model", str(toy / "toy-gpt"), "--task",
-           str(toy / "arith.jsonl"), "--db", str(db), "--batch-size", "1", "-q"]  # fmt: skip
+           str(tmp_path / "long.jsonl"), "--db", str(db), "--batch-size", "1", "-q"]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:

@@ -98,10 +98,10 @@ def heldout(resamples: int, jobs: int, seed: int) -> None:
     res = pd.concat(rows, ignore_index=True)
     both = res.groupby(["model", "item"]).filter(lambda g: g["frame"].nunique() == 2)
     _report(both, "same cells (uniform harness MMLU/ARC-C/HellaSwag/Winogrande)")
-    _heldout_all_cells(cat, models, long, boot, seed)
+    _heldout_all_cells(models, long, boot, seed)
 
 
-def _heldout_all_cells(cat, models, long, boot, seed: int) -> None:
+def _heldout_all_cells(models, long, boot, seed: int) -> None:
     """The stitched frame on all of its own cells: 5 folds of 10% of every observed cell."""
     cells = long.drop_duplicates(["id", "item"])
     rng = np.random.default_rng(seed + 1)

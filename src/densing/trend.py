@@ -466,7 +466,8 @@ class TrendResult(JsonResult):
         return trend_from_dict(d, file=file)  # type: ignore[no-any-return]
 
     def conf_int(self, level: float | None = None) -> pd.DataFrame:
-        """A, doubling time (days, months), B and R² with percentile intervals."""
+        """A, doubling time (days, months), B and R² with percentile intervals (R² only for
+        least-squares fits: a quantile-regression frontier has no R² row)."""
         lvl = level or self.level
         iv = self.samples.intervals(lvl) if self.samples is not None else {}
         est = {
@@ -474,8 +475,9 @@ class TrendResult(JsonResult):
             "doubling_time_days": self.doubling_time_days,
             "doubling_time_months": self.doubling_time_months,
             "B": self.B,
-            "r2": self.fit.r2,
         }
+        if self.fit.r2 is not None and math.isfinite(self.fit.r2):
+            est["r2"] = self.fit.r2
         rows = [(v, *iv.get(k, (math.nan, math.nan))) for k, v in est.items()]
         out = pd.DataFrame(
             rows, index=pd.Index(list(est), name="name"), columns=["estimate", "lower", "upper"]

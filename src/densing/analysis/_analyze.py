@@ -91,14 +91,14 @@ def analyze(
     catalog: Catalog,
     spec: FrameSpec = DEFAULT_FRAME,
     *,
-    n_resamples: int = 200,
+    n_resamples: int = 100,
     seed: int = 0,
     level: float = 0.95,
     sensitivity: Sequence[FrameSpec] = SENSITIVITY_FRAMES,
-    sensitivity_resamples: int = 100,
+    sensitivity_resamples: int = 30,
     forecasts: Sequence[tuple[str, float, float]] = DEFAULT_FORECASTS,
     since: _dt.date | None = DEFAULT_SINCE,
-    warm_start: bool = False,
+    warm_start: bool = True,
     n_jobs: int | None = None,
     estimator: str = DEFAULT_ESTIMATOR,
     include_uninformative: bool = False,
@@ -107,9 +107,10 @@ def analyze(
 ) -> Analysis:
     """Run the full analysis; ``progress(stage, done, total)`` reports advancement.
 
-    The main frame's resamples are refitted with the same full search as the point fit;
-    ``warm_start=True`` polishes each from the point estimate instead (about 3x faster; a test
-    checks the two agree). Sensitivity frames always use the warm start.
+    The defaults are those of ``densing run``. ``warm_start=True`` (default) polishes each of
+    the main frame's resamples from the point estimate; ``False`` repeats the full search of
+    the point fit per resample (about 3x slower; a test checks the two agree). Sensitivity
+    frames always use the warm start.
     """
     if n_resamples < 0 or sensitivity_resamples < 0:
         raise DensingInputError("the number of bootstrap resamples must be >= 0")

@@ -53,10 +53,16 @@ def law_table(analysis: Any) -> Table:
     if run.estimator == "envelope-ols":
         t.add_row("R² (envelope fit)", fmt_num(tr.fit.r2), "")
     window = run._window_dates()
+    n_env = int(run.densities["on_envelope"].sum())
+    fitted_on = (
+        f"fitted on the {n_env} on the envelope"
+        if run.estimator == "envelope-ols"
+        else f"fitted by {run.estimator} regression on all of them ({n_env} on the envelope)"
+    )
     t.caption = (
         f"{len(run.trend_models)} informative models ({min(window, default='?')} to "
-        f"{max(window, default='?')}), {len(tr.fit.envelope)} on the envelope; the interval carries "
-        "the frame's and the models' sampling uncertainty. Paper: 3.3 months (arXiv v1), 3.5 (journal)"
+        f"{max(window, default='?')}), {fitted_on}; the interval carries the frame's and the "
+        "models' sampling uncertainty. Paper: 3.3 months (arXiv v1), 3.5 (journal)"
     )
     return t
 

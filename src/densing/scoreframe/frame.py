@@ -318,7 +318,8 @@ class ScoreFrame(JsonResult):
             th = theta_given_sigmoids(Yown, rf.sig, rf.theta_bounds, self.f_scale)
             s = item_scores(th, rf.sig)[where, j]
             noise = np.stack(
-                [rng.choice(pools[k], draws) if pools[k].size else np.zeros(draws) for k in j], axis=1
+                [rng.choice(pools[k], draws) if pools[k].size else np.zeros(draws) for k in j],
+                axis=1,
             )
             out[i] = np.clip(s[None, :] + noise, 0.0, 1.0)
         return out.reshape(-1, len(models))
