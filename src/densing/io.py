@@ -8,6 +8,7 @@ dropped silently: a bad value is an error, not a skipped row.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,13 +62,15 @@ def source_of(df: pd.DataFrame) -> str | None:
     return df.attrs.get("source")
 
 
-def require_columns(df: pd.DataFrame, columns: Sequence[str], *, file: str | None = None) -> None:
-    """Fail if any of ``columns`` is missing, listing what the table does have."""
+def require_columns(
+    df: pd.DataFrame, columns: Sequence[str], *, file: str | None = None, what: str = "the table"
+) -> None:
+    """Fail if any of ``columns`` is missing, listing what the table (``what``) does have."""
     file = file or source_of(df)
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise DensingInputError(
-            f"missing column(s) {missing}; the table has {list(map(str, df.columns))}",
+            f"missing column(s) {missing}; {what} has {list(map(str, df.columns))}",
             file=file,
             column=missing[0],
         )
@@ -75,6 +78,11 @@ def require_columns(df: pd.DataFrame, columns: Sequence[str], *, file: str | Non
 
 def _row_of(position: int) -> int:
     return int(position) + 1
+
+
+def _cell_error(message: str, file: str | None, position: int, column: str) -> DensingInputError:
+    """The one-line error of the cell at 0-based ``position`` of ``column``."""
+    return DensingInputError(message, file=file, row=_row_of(position), column=column)
 
 
 def numeric_column(
@@ -95,21 +103,13 @@ def numeric_column(
         if is_missing:
             if allow_missing:
                 continue
-            raise DensingInputError(
-                "missing value; expected a number", file=file, row=_row_of(i), column=column
-            )
+            raise _cell_error("missing value; expected a number", file, i, column)
         if np.isnan(v):
-            raise DensingInputError(
-                f"'{orig}' is not a number", file=file, row=_row_of(i), column=column
-            )
+            raise _cell_error(f"'{orig}' is not a number", file, i, column)
         if not np.isfinite(v):
-            raise DensingInputError(
-                f"value {orig!r} is not finite", file=file, row=_row_of(i), column=column
-            )
+            raise _cell_error(f"value {orig!r} is not finite", file, i, column)
         if positive and v <= 0:
-            raise DensingInputError(
-                f"value {orig!r} must be > 0", file=file, row=_row_of(i), column=column
-            )
+            raise _cell_error(f"value {orig!r} must be > 0", file, i, column)
     return values
 
 
@@ -123,21 +123,17 @@ def score_column(
     if finite.size and finite.max() > 1.0:
         i = int(np.nanargmax(values))
         if finite.min() >= 0 and finite.max() <= 100:
-            raise DensingInputError(
+            raise _cell_error(
                 f"score {values[i]:g} is above 1: the column looks like percentages (0-100); "
                 "give scores as fractions in [0, 1] (divide by 100)",
-                file=file,
-                row=_row_of(i),
-                column=column,
+                file,
+                i,
+                column,
             )
-        raise DensingInputError(
-            f"score {values[i]:g} is outside [0, 1]", file=file, row=_row_of(i), column=column
-        )
+        raise _cell_error(f"score {values[i]:g} is outside [0, 1]", file, i, column)
     if finite.size and finite.min() < 0:
         i = int(np.nanargmin(values))
-        raise DensingInputError(
-            f"score {values[i]:g} is outside [0, 1]", file=file, row=_row_of(i), column=column
-        )
+        raise _cell_error(f"score {values[i]:g} is outside [0, 1]", file, i, column)
     return values
 
 
@@ -170,19 +166,11 @@ def date_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> pd
     out = []
     for i, v in enumerate(df[column].tolist()):
         if _blank(v):
-            raise DensingInputError(
-                "missing date; expected an ISO date YYYY-MM-DD",
-                file=file,
-                row=_row_of(i),
-                column=column,
-            )
+            raise _cell_error("missing date; expected an ISO date YYYY-MM-DD", file, i, column)
         day = parse_iso_date(v)
         if day is None:
-            raise DensingInputError(
-                f"'{v}' is not an ISO date; expected YYYY-MM-DD (e.g. 2024-05-01)",
-                file=file,
-                row=_row_of(i),
-                column=column,
+            raise _cell_error(
+                f"'{v}' is not an ISO date; expected YYYY-MM-DD (e.g. 2024-05-01)", file, i, column
             )
         out.append(pd.Timestamp(day))
     return pd.Series(pd.DatetimeIndex(out), index=df.index, name=column)
@@ -201,7 +189,7 @@ def text_column(
     vals = df[column].tolist()
     for i, v in enumerate(vals):
         if _blank(v):
-            raise DensingInputError(f"missing {what}", file=file, row=_row_of(i), column=column)
+            raise _cell_error(f"missing {what}", file, i, column)
     return np.array([str(v).strip() for v in vals], dtype=object)
 
 
@@ -212,11 +200,8 @@ def id_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> list
     seen: dict[str, int] = {}
     for i, key in enumerate(ids):
         if key in seen:
-            raise DensingInputError(
-                f"duplicated model id '{key}' (first seen in row {seen[key]})",
-                file=file,
-                row=_row_of(i),
-                column=column,
+            raise _cell_error(
+                f"duplicated model id '{key}' (first seen in row {seen[key]})", file, i, column
             )
         seen[key] = _row_of(i)
     return ids
@@ -225,3 +210,31 @@ def id_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> list
 def label_column(df: pd.DataFrame, column: str, *, file: str | None = None) -> np.ndarray:
     """Group labels (e.g. a model family): every row must have one; returned as strings."""
     return text_column(df, column, file=file, what="group label").astype(str)
+
+
+def check_output_file(
+    path: str | Path,
+    *,
+    option: str = "--out",
+    suffixes: Sequence[str] | None = None,
+) -> Path:
+    """Refuse an output file path before any work starts: a directory, a suffix the command
+    cannot write, a missing or unwritable parent folder. Returns the path."""
+    p = Path(path)
+    if p.is_dir():
+        raise DensingInputError(f"{option} is a directory; expected a file path", file=str(p))
+    if suffixes is not None and p.suffix.lower() not in suffixes:
+        raise DensingInputError(
+            f"{option}: unsupported suffix '{p.suffix}'; expected one of {', '.join(suffixes)}",
+            file=str(p),
+        )
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise DensingInputError(
+            f"{option}: the folder {str(parent)!r} does not exist (create it first)", file=str(p)
+        )
+    if not os.access(parent, os.W_OK):
+        raise DensingInputError(
+            f"{option}: the folder {str(parent)!r} is not writable", file=str(p)
+        )
+    return p

@@ -10,15 +10,17 @@ replicate b of the densing-law bootstrap resamples models *and* uses the b-th fr
 densities, so the doubling-time interval carries the frame's uncertainty as well as the
 sampling of models.
 
-Modules: ``specs`` (which frames), ``run`` (one frame on the catalog and its law),
+Modules: ``specs`` (which frames), ``run`` (one frame on the catalog and its law), ``cache``
+(the built-in frame, fitted once),
 ``forecast``, ``bundle`` (report inputs), ``result`` (:class:`Analysis`), ``_analyze``.
 """
 
 from densing.analysis._analyze import analyze
 from densing.analysis.bundle import method_note, paper_comparison
+from densing.analysis.cache import builtin_frame, cached_builtin_frame
 from densing.analysis.forecast import DEFAULT_FORECASTS, forecast_table
 from densing.analysis.result import Analysis
-from densing.analysis.run import FrameRun, builtin_frame, fit_frame_spec, frame_inputs, run_frame
+from densing.analysis.run import FrameRun, fit_frame_spec, frame_inputs, run_frame
 from densing.analysis.specs import (
     DEFAULT_BENCHMARKS,
     DEFAULT_ESTIMATOR,
@@ -52,6 +54,7 @@ __all__ = [
     "FrameSpec",
     "analyze",
     "builtin_frame",
+    "cached_builtin_frame",
     "fit_frame_spec",
     "forecast_table",
     "frame_inputs",

@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from densing import __version__
-from densing.analysis.run import builtin_frame
+from densing.analysis.run import fit_frame_spec
 from densing.analysis.specs import DEFAULT_FRAME, FrameSpec
+from densing.bootstrap import BootstrapSpec
 from densing.catalog.cache import cache_dir
 from densing.errors import DensingInputError
 from densing.frames import load_frame
@@ -57,7 +59,10 @@ def cached_builtin_frame(
                 return frame, True
         except DensingInputError:
             pass  # a corrupt or foreign entry: refit below and overwrite it
-    frame = builtin_frame(spec, progress=progress, **opts)  # type: ignore[arg-type]
+    from densing.catalog import load
+
+    boot = BootstrapSpec(n_resamples, seed=seed, level=level, warm_start=warm_start)
+    frame = fit_frame_spec(load(), spec, boot, progress=progress)[1]
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,3 +70,9 @@ def cached_builtin_frame(
         except OSError:
             pass  # an unwritable cache only costs time
     return frame, False
+
+
+def builtin_frame(spec: FrameSpec = DEFAULT_FRAME, **options: Any) -> ScoreFrame:
+    """The built-in frame with its bootstrap replicates (fitted once, then read from the
+    cache); ``options`` as :func:`cached_builtin_frame`."""
+    return cached_builtin_frame(spec, **options)[0]

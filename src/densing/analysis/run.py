@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from densing.analysis.informative import mark_uninformative
-from densing.analysis.specs import DEFAULT_ESTIMATOR, DEFAULT_FRAME, DEFAULT_SINCE, FrameSpec
+from densing.analysis.specs import DEFAULT_ESTIMATOR, DEFAULT_SINCE, FrameSpec
 from densing.bootstrap import BootstrapSpec
 from densing.catalog import Catalog
 from densing.errors import DensingInputError
@@ -171,21 +171,14 @@ def fit_spec_tables(
 def fit_frame_spec(
     catalog: Catalog,
     spec: FrameSpec,
+    bootstrap: BootstrapSpec | None,
     *,
-    n_resamples: int,
-    seed: int,
-    level: float,
-    warm_start: bool = False,
-    n_jobs: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[pd.DataFrame, ScoreFrame]:
-    """Fit the frame ``spec`` on the catalog and bootstrap it: (scores used, frame)."""
+    """Fit the frame ``spec`` on the catalog and bootstrap it (``bootstrap`` None or with 0
+    resamples: no replicates): (scores used, frame)."""
     models, scores = frame_inputs(catalog, spec)
-    boot = None
-    if n_resamples > 0:
-        boot = BootstrapSpec(
-            n_resamples=n_resamples, seed=seed, level=level, warm_start=warm_start, n_jobs=n_jobs
-        )
+    boot = bootstrap if bootstrap is not None and bootstrap.n_resamples > 0 else None
     return scores, fit_spec_tables(models, scores, spec, bootstrap=boot, progress=progress)
 
 
@@ -288,10 +281,10 @@ def run_frame(
             f"unknown frontier estimator '{estimator}'; known: {', '.join(FRONTIER_ESTIMATORS)}"
         )
     if frame is None:
-        scores, frame = fit_frame_spec(
-            catalog, spec, n_resamples=n_resamples, seed=seed, level=level,
-            warm_start=warm_start, n_jobs=n_jobs, progress=progress,
-        )  # fmt: skip
+        boot = BootstrapSpec(
+            n_resamples, seed=seed, level=level, warm_start=warm_start, n_jobs=n_jobs
+        )
+        scores, frame = fit_frame_spec(catalog, spec, boot, progress=progress)
     else:
         scores = frame_inputs(catalog, spec)[1]  # fmt: skip
     dens = _densities(catalog, spec, scores, frame)
@@ -313,19 +306,3 @@ def run_frame(
         spec, frame, dens.reset_index(drop=True), frontiers[estimator], tuple(sub["model"]),
         n_replaced, since, estimator, frontiers, n_extra, density_basis,
     )  # fmt: skip
-
-
-def builtin_frame(
-    spec: FrameSpec = DEFAULT_FRAME,
-    *,
-    n_resamples: int = 200,
-    seed: int = 0,
-    level: float = 0.95,
-    warm_start: bool = False,
-    progress: Callable[[int], None] | None = None,
-) -> ScoreFrame:
-    """A score-mode frame fitted on the built-in catalog, with its bootstrap replicates."""
-    from densing.catalog import load
-
-    opts = {"n_resamples": n_resamples, "seed": seed, "level": level, "warm_start": warm_start}
-    return fit_frame_spec(load(), spec, progress=progress, **opts)[1]  # type: ignore[arg-type]

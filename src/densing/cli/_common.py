@@ -21,6 +21,7 @@ from rich.progress import (
 
 from densing._json import to_jsonable
 from densing.errors import DensingInputError
+from densing.io import check_output_file
 
 console = Console()
 err_console = Console(stderr=True)
@@ -92,19 +93,8 @@ def check_out_file(
 ) -> None:
     """Refuse an output file path before any work: a directory, a missing parent folder, or a
     suffix the command cannot write."""
-    from pathlib import Path
-
-    if path is None:
-        return
-    p = Path(path)
-    if p.is_dir():
-        raise DensingInputError(f"{option} {p} is a directory; expected a file path")
-    if not p.parent.exists():
-        raise DensingInputError(f"{option} {p}: the folder {p.parent} does not exist")
-    if suffixes is not None and p.suffix.lower() not in suffixes:
-        raise DensingInputError(
-            f"{option} {p}: unsupported suffix '{p.suffix}'; expected one of {', '.join(suffixes)}"
-        )
+    if path is not None:
+        check_output_file(path, option=option, suffixes=suffixes)
 
 
 def check_out_dir(path: Any, *, option: str = "--out") -> None:

@@ -18,6 +18,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from densing.cli._common import console, err_console, print_json
 from densing.errors import DensingInputError
+from densing.io import check_output_file
 
 if TYPE_CHECKING:  # the catalog is imported by the commands, when they run
     from densing.catalog import Catalog
@@ -328,20 +329,8 @@ def validate(
 def check_out_path(out: Path, formats: dict[str, str]) -> str:
     """The output format of ``out`` by its suffix; refused before any work is done when the
     suffix is unknown, the path is a directory or its directory does not exist."""
-    if out.is_dir():
-        raise DensingInputError(
-            "the output path is a directory; expected a file name", file=str(out)
-        )
-    if not out.parent.is_dir():
-        raise DensingInputError(f"the output directory {out.parent} does not exist", file=str(out))
-    fmt = formats.get(out.suffix.lower())
-    if fmt is None:
-        raise DensingInputError(
-            f"cannot tell the output format from the suffix '{out.suffix}'; expected "
-            + ", ".join(formats),
-            file=str(out),
-        )
-    return fmt
+    check_output_file(out, suffixes=tuple(formats))
+    return formats[out.suffix.lower()]
 
 
 def _export_format(fmt: str | None, out: Path | None, as_json: bool) -> str:

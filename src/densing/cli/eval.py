@@ -108,7 +108,9 @@ def _progress(quiet: bool) -> Iterator[tuple[Any, Any]]:
 @contextmanager
 def _interruptible() -> Iterator[None]:
     """SIGTERM (e.g. a Slurm preemption) stops a run like Ctrl-C: its runs are marked
-    ``interrupted``; then one line on stderr and exit code 130."""
+    ``interrupted``; then one line on stderr and exit code 130. A missing extra (torch,
+    vLLM, Ray) is one line and exit code 2."""
+    from densing.evaluation.model import MissingExtraError
 
     def raise_interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -116,6 +118,9 @@ def _interruptible() -> Iterator[None]:
     previous = signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         yield
+    except MissingExtraError as exc:
+        print(f"densing: error: {exc}", file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt:
         print(
             "densing: interrupted; the items scored so far are stored, rerun to resume",
@@ -126,9 +131,12 @@ def _interruptible() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _missing_extra(exc: Exception) -> None:
-    print(f"densing: error: {exc}", file=sys.stderr)
-    sys.exit(2)
+def _emit(result: Any, as_json: bool) -> None:
+    """A result with ``to_dict()`` and ``summary()``: one JSON object, or its summary text."""
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        typer.echo(result.summary())
 
 
 _ModelOpt = Annotated[
@@ -294,7 +302,6 @@ def _run(
     quiet: bool,
     as_json: bool,
 ) -> None:
-    from densing.evaluation.model import MissingExtraError
     from densing.evaluation.runner import evaluate
     from densing.evaluation.store import check_db_path
     from densing.evaluation.tasks import load_task
@@ -304,19 +311,12 @@ def _run(
             raise _input_error(f"{opt} must be >= 1, got {v}")
     check_db_path(db)
     loaded = [load_task(t, num_fewshot=shots) for t in tasks]
-    try:
-        with _interruptible(), _progress(quiet) as (start, advance):
-            result = evaluate(
-                models, loaded, db, backend=backend, options=opts, names=names, limit=limit,
-                wait=wait, ray=ray, on_prepared=start, on_progress=advance,
-            )  # fmt: skip
-    except MissingExtraError as exc:
-        _missing_extra(exc)
-        return
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        typer.echo(result.summary())
+    with _interruptible(), _progress(quiet) as (start, advance):
+        result = evaluate(
+            models, loaded, db, backend=backend, options=opts, names=names, limit=limit,
+            wait=wait, ray=ray, on_prepared=start, on_progress=advance,
+        )  # fmt: skip
+    _emit(result, as_json)
 
 
 @eval_app.command("export")
@@ -346,10 +346,7 @@ def status_cmd(
     from densing.evaluation.export import status
 
     st = status(db)
-    if as_json:
-        print_json(st.to_dict())
-    else:
-        typer.echo(st.summary())
+    _emit(st, as_json)
 
 
 @eval_app.command("plan")
@@ -393,19 +390,11 @@ def run_unit_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Score one unit of a plan into its own store (merge the stores afterwards)."""
-    from densing.evaluation.model import MissingExtraError
     from densing.evaluation.plan import run_unit
 
-    try:
-        with _interruptible():
-            res = run_unit(plan, index, out_db, wait=wait)
-    except MissingExtraError as exc:
-        _missing_extra(exc)
-        return
-    if as_json:
-        print_json(res.to_dict())
-    else:
-        typer.echo(res.summary())
+    with _interruptible():
+        res = run_unit(plan, index, out_db, wait=wait)
+    _emit(res, as_json)
 
 
 @eval_app.command("merge")
@@ -418,10 +407,7 @@ def merge_cmd(
     from densing.evaluation.plan import merge_stores
 
     res = merge_stores(stores, db)
-    if as_json:
-        print_json(res.to_dict())
-    else:
-        typer.echo(res.summary())
+    _emit(res, as_json)
 
 
 def register(app: typer.Typer) -> None:

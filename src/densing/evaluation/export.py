@@ -30,6 +30,7 @@ import pandas as pd
 
 from densing.errors import DensingInputError
 from densing.evaluation.store import Store
+from densing.io import check_output_file
 
 EXPORT_COLUMNS = [
     "model",
@@ -136,27 +137,9 @@ def summarize(db: str | Path) -> ExportResult:
     return ExportResult(table=df[EXPORT_COLUMNS].reset_index(drop=True), warnings=tuple(warnings))
 
 
-def check_out_path(out: str | Path, suffixes: set[str], *, option: str = "--out") -> Path:
-    """Refuse an output file path before any work: wrong suffix, a directory, no parent."""
-    o = Path(out)
-    if o.suffix.lower() not in suffixes:
-        raise DensingInputError(
-            f"{option} must end in {' or '.join(sorted(suffixes))}", file=str(o)
-        )
-    if o.is_dir():
-        raise DensingInputError(f"{option} is a directory, not a file", file=str(o))
-    parent = o.parent if str(o.parent) else Path(".")
-    if not parent.is_dir():
-        raise DensingInputError(
-            f"{option}: the directory {str(parent)!r} does not exist (create it first)",
-            file=str(o),
-        )
-    return o
-
-
 def export(db: str | Path, out: str | Path) -> ExportResult:
     """Write the export table to ``out`` (``.csv`` or ``.parquet`` by suffix)."""
-    o = check_out_path(out, {".csv", ".parquet", ".pq"})
+    o = check_output_file(out, suffixes=(".csv", ".parquet", ".pq"))
     res = summarize(db)
     if o.suffix.lower() == ".csv":
         res.table.to_csv(o, index=False)

@@ -212,15 +212,18 @@ def _cached_snapshot(model: str) -> Path:
         ) from exc
 
 
+def _from_pretrained(auto: Any, source: Path, model: str, what: str) -> Any:
+    """``auto.from_pretrained(source)``; a load failure is one line naming the model."""
+    try:
+        return auto.from_pretrained(str(source))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DensingInputError(f"cannot load {what}: {exc}".splitlines()[0], file=model) from exc
+
+
 def load_config(source: Path, model: str) -> Any:
     """The model's transformers config; refuses encoder-decoder models."""
     _torch, transformers = require_eval_extra()
-    try:
-        config = transformers.AutoConfig.from_pretrained(str(source))
-    except (OSError, ValueError, KeyError) as exc:
-        raise DensingInputError(
-            f"cannot load a model config: {exc}".splitlines()[0], file=model
-        ) from exc
+    config = _from_pretrained(transformers.AutoConfig, source, model, "a model config")
     if getattr(config, "is_encoder_decoder", False):
         raise DensingInputError(
             f"model type '{config.model_type}' is an encoder-decoder, not a causal LM", file=model
@@ -239,12 +242,7 @@ def load_tokenizer(source: Path, model: str) -> Any:
             "will not score with a missing or empty tokenizer (copy the tokenizer files there)",
             file=str(source),
         )
-    try:
-        tok = transformers.AutoTokenizer.from_pretrained(str(source))
-    except (OSError, ValueError, TypeError) as exc:
-        raise DensingInputError(
-            f"cannot load the tokenizer: {exc}".splitlines()[0], file=model
-        ) from exc
+    tok = _from_pretrained(transformers.AutoTokenizer, source, model, "the tokenizer")
     probe = tok("the answer is 42", add_special_tokens=False)["input_ids"]
     if len(tok) < 2 or not probe:
         raise DensingInputError(

@@ -81,9 +81,9 @@ def make_plan(
     if shards < 1:
         raise DensingInputError(f"--shards must be >= 1, got {shards}")
     o = Path(out)
-    from densing.evaluation.export import check_out_path
+    from densing.io import check_output_file
 
-    check_out_path(o, {".jsonl"})
+    check_output_file(o, suffixes=(".jsonl",))
     tasks = [(Path(t).resolve(), load_task(t, num_fewshot=shots)) for t in task_paths]
     units: list[dict[str, Any]] = []
     for model in models:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from densing.errors import DensingInputError
+from densing.io import check_output_file
 
 SCHEMA_VERSION = 2
 MODELS_TABLE = """
@@ -153,18 +154,7 @@ class ModelIdentity:
 
 def check_db_path(db: str | Path, *, option: str = "--db") -> Path:
     """Refuse an output store path that cannot be created, before any work starts."""
-    p = Path(db)
-    if p.is_dir():
-        raise DensingInputError(f"{option} must be a file, got a directory", file=str(p))
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise DensingInputError(
-            f"{option}: the directory {str(parent)!r} does not exist (create it first)",
-            file=str(p),
-        )
-    if not os.access(parent, os.W_OK):
-        raise DensingInputError(f"{option}: the directory is not writable", file=str(p))
-    return p
+    return check_output_file(db, option=option)
 
 
 @contextmanager

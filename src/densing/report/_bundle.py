@@ -17,6 +17,7 @@ import pandas as pd
 
 from densing._json import to_jsonable
 from densing.errors import DensingInputError
+from densing.io import require_columns
 
 BUNDLE_FORMAT = "densing-report-bundle"
 BUNDLE_VERSION = 1
@@ -61,6 +62,16 @@ _TABLE_FIELDS = (
 )
 _DATE_COLUMNS = {"densities": ("release_date",), "band": ("date",)}
 
+#: Bundle fields stored as plain JSON (no table conversion).
+_PLAIN_FIELDS = (
+    "trend",
+    "frame",
+    "backtest",
+    "paper_comparison",
+    "generated_at",
+    "densing_version",
+)
+
 
 def _check_columns(df: Any, name: str, required: tuple[str, ...], source: str | None) -> None:
     if not isinstance(df, pd.DataFrame):
@@ -68,14 +79,7 @@ def _check_columns(df: Any, name: str, required: tuple[str, ...], source: str | 
             f"report bundle field '{name}' must be a pandas DataFrame, got {type(df).__name__}",
             file=source,
         )
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise DensingInputError(
-            f"report bundle table '{name}' lacks required column(s) {missing}; "
-            f"it has {list(df.columns)}",
-            file=source,
-            column=missing[0],
-        )
+    require_columns(df, required, file=source, what=f"report bundle table '{name}'")
 
 
 def _check_dates(df: pd.DataFrame, name: str, column: str, source: str | None) -> None:
@@ -217,14 +221,7 @@ class ReportBundle:
                 fmt = "%Y-%m-%d" if whole_days else "%Y-%m-%dT%H:%M:%S.%f"
                 df[col] = dates.dt.strftime(fmt)
             out[name] = to_jsonable(df.to_dict(orient="records"))
-        for name in (
-            "trend",
-            "frame",
-            "backtest",
-            "paper_comparison",
-            "generated_at",
-            "densing_version",
-        ):
+        for name in _PLAIN_FIELDS:
             out[name] = to_jsonable(getattr(self, name))
         return out
 
@@ -261,14 +258,7 @@ class ReportBundle:
                     df[col] = pd.to_datetime(df[col], errors="coerce")
             df = _numeric_columns(df.replace({"inf": math.inf, "-inf": -math.inf}))
             kwargs[name] = df
-        for name in (
-            "trend",
-            "frame",
-            "backtest",
-            "paper_comparison",
-            "generated_at",
-            "densing_version",
-        ):
+        for name in _PLAIN_FIELDS:
             kwargs[name] = data.get(name)
         return cls(**kwargs, source=source)
 
