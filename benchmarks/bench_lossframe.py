@@ -9,17 +9,28 @@ sigmoid: the start grid plus the point fit, the best start polished), and the le
 error models of the predictive intervals. Timings are printed with the 1-minute load average
 (on a shared machine a timing means little without it); nothing is asserted.
 
+``--predict``: batch prediction of 1,000 planned (N, D) targets from a small saved frame,
+against two references measured in the same run: one ``predict`` call per target (the only way
+before the batch path) and the CLI's own start-up (``densing --help``); it prints the ratios and
+the end-to-end wall time of ``densing predict --targets``.
+
     PYTHONPATH=src python benchmarks/bench_lossframe.py [--bootstrap 200] [--checkpoints 110]
+    PYTHONPATH=src python benchmarks/bench_lossframe.py --predict
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from densing.bootstrap import BootstrapSpec
 from densing.lossframe import DensingWarning, Ladder, fit_loss_frame, simulate_ladder
@@ -38,6 +49,47 @@ def ladder(n_sizes: int, n_budgets: int, checkpoints: int, n_bench: int) -> Ladd
     )
 
 
+def _cli_seconds(*args: str) -> float:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "densing", *args], check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def bench_predict(n: int = 1000) -> None:
+    """Batch prediction vs one call per target, and the CLI end to end vs its start-up."""
+    lad = Ladder(checkpoints=4, benchmarks={"mmlu": (1.0, 0.7, 0.25, -3.0, 3.6),
+                                            "arc": (1.1, 0.8, 0.2, -2.5, 3.9)})  # fmt: skip
+    t = simulate_ladder(4, lad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DensingWarning)
+        frame = fit_loss_frame(
+            t, t, form="chinchilla", bootstrap=BootstrapSpec(60, seed=2, warm_start=True)
+        )
+    N, D = np.geomspace(1e8, 1e11, n), np.geomspace(1e10, 1e13, n)
+    wall = time.perf_counter()
+    frame.predict(N, D)
+    batch = time.perf_counter() - wall
+    k = 50
+    wall = time.perf_counter()
+    for i in range(k):
+        frame.predict(N[i : i + 1], D[i : i + 1])
+    loop = (time.perf_counter() - wall) / k * n
+    print(f"predict {n:,} targets x 2 benchmarks: batch {batch:.2f} s; one call per target "
+          f"{loop:.1f} s (from {k} calls); batch is {loop / batch:.0f}x faster")  # fmt: skip
+    with tempfile.TemporaryDirectory() as d:
+        f = frame.to_json(Path(d) / "frame.json")
+        pd.DataFrame({"name": [f"m{i}" for i in range(n)], "params": N, "tokens": D}).to_csv(
+            Path(d) / "t.csv", index=False
+        )
+        start = min(_cli_seconds("--help") for _ in range(3))
+        argv = ["predict", "--frame", str(f), "--targets", str(Path(d) / "t.csv"), "--out",
+                str(Path(d) / "p.csv")]  # fmt: skip
+        cli = min(_cli_seconds(*argv) for _ in range(3))
+    print(f"densing predict --targets ({n:,} rows) end to end: {cli:.2f} s wall (best of 3); "
+          f"CLI start-up alone (densing --help) {start:.2f} s; ratio {cli / start:.1f}; "
+          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, default=10)
@@ -47,7 +99,11 @@ def main() -> None:
     ap.add_argument("--bootstrap", type=int, default=200)
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
     ap.add_argument("--warm-start", action="store_true")
+    ap.add_argument("--predict", action="store_true", help="benchmark batch prediction instead")
     args = ap.parse_args()
+    if args.predict:
+        bench_predict()
+        return
     t0 = time.perf_counter()
     table = simulate_ladder(0, ladder(args.sizes, args.budgets, args.checkpoints, args.benchmarks))
     n_ckpt = args.sizes * args.budgets * args.checkpoints

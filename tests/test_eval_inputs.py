@@ -256,7 +256,15 @@ def test_ctrl_c_marks_the_run_interrupted(toy, tmp_path) -> None:
     env = dict(os.environ, PYTHONPATH=SRC, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "densing", "eval", "--model", str(toy / "toy-gpt"), "--task",
            str(tmp_path / "long.jsonl"), "--db", str(db), "--batch-size", "1", "-q"]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # pytest-xdist workers ignore SIGINT and children inherit SIG_IGN (then Python installs no
+    # KeyboardInterrupt handler): give the child the default disposition, as a shell would
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         try:

@@ -4,7 +4,6 @@ prediction from a targets table (CLI and library), and frame files across versio
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -124,12 +123,9 @@ def test_batch_predict_1000_rows(frame_file, tmp_path, capsys):
     out = tmp_path / "p.csv"
     main(["predict", "--frame", str(frame_file), "--targets", str(t), "--out", str(out), "--csv"])
     capsys.readouterr()
-    wall, cpu = time.perf_counter(), time.process_time()
+    # speed is measured in benchmarks/bench_lossframe.py --predict, not asserted here
     main(["predict", "--frame", str(frame_file), "--targets", str(t), "--out", str(out), "--json"])
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     res = json.loads(capsys.readouterr().out)
-    print(f"predict --targets: 1,000 targets x 2 benchmarks in {wall:.2f} s wall, {cpu:.2f} s CPU")
-    assert cpu < 2.0  # CPU time: the wall time of a shared machine measures its other users
     assert (
         set(res) == {"frame", "targets", "level", "intervals", "rows"} and len(res["rows"]) == 2000
     )

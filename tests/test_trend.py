@@ -3,7 +3,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -171,13 +170,10 @@ def test_library_bad_input_names_row_and_column(models, dates, rho, fragment, ro
 # ----------------------------------------------------------------------------- bootstrap
 
 
-def test_bootstrap_is_fast_reproducible_and_brackets_the_estimate():
+def test_bootstrap_is_reproducible_and_brackets_the_estimate():
     models, dates, rho = _frontier(1, n=60)
     spec = BootstrapSpec(n_resamples=1000, seed=7)
-    t0 = time.perf_counter()
     r = bootstrap_trend(models, dates, rho, spec, breakpoint="2022-11-30")
-    secs = time.perf_counter() - t0
-    assert secs < 2.0  # measured ~0.05 s; generous for a shared 2-core machine
     r2 = bootstrap_trend(models, dates, rho, spec, breakpoint="2022-11-30")
     np.testing.assert_array_equal(r.samples.A, r2.samples.A)
     assert r.n_invalid == 0
