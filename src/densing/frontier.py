@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linprog
 
 from densing.bootstrap import BootstrapSpec, replicate_seeds, resample_indices
 from densing.errors import DensingInputError
@@ -53,6 +52,8 @@ def quantile_line(
     c = np.r_[0.0, 0.0, q * w, (1 - q) * w]
     A_eq = np.hstack([np.ones((n, 1)), ts[:, None], np.eye(n), -np.eye(n)])
     bounds = [(None, None), (None, None)] + [(0, None)] * (2 * n)
+    from scipy.optimize import linprog  # lazy: predicting needs no optimiser (CLI start-up)
+
     res = linprog(c, A_eq=A_eq, b_eq=y, bounds=bounds, method="highs")
     if not res.success:
         return float("nan"), float("nan")

@@ -36,7 +36,6 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
 from densing._json import to_jsonable
@@ -567,6 +566,14 @@ def _validate_arrays(form: LawForm, N, D, L) -> tuple[np.ndarray, np.ndarray, np
     return N, D, L
 
 
+def _minimize(*args: Any, **kwargs: Any) -> Any:
+    """:func:`scipy.optimize.minimize`, imported on first use (predicting needs no optimiser,
+    which keeps the CLI's start-up short)."""
+    from scipy.optimize import minimize
+
+    return minimize(*args, **kwargs)
+
+
 def _search(
     prob: _Problem,
     grid: np.ndarray,
@@ -615,7 +622,7 @@ def _search(
     bounds = [(-50.0, 50.0)] * k + [(0.0, 5.0)] * len(form.exponent_names)
     # phase 1: every start to a moderate tolerance; phase 2: the best one to a tight one
     results = [
-        minimize(
+        _minimize(
             prob.value_grad,
             s,
             jac=True,
@@ -628,7 +635,7 @@ def _search(
     best1 = min(results, key=lambda r: r.fun)
     tol = 1e-6 * max(abs(best1.fun), 1e-300)
     n_at_best = sum(1 for r in results if r.fun - best1.fun <= tol)
-    best = minimize(
+    best = _minimize(
         prob.value_grad,
         best1.x,
         jac=True,

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
-from scipy.optimize import least_squares
 from scipy.special import expit
 
 from densing.bootstrap import (
@@ -396,6 +395,8 @@ def _solve(prob: _Problem, starts, n_polish: int = 6) -> tuple[np.ndarray, float
         rank = _screen(prob)
         costs = np.array([_robust_cost(rank, np.clip(x, lo, hi)) for x in starts])
         starts = [starts[i] for i in np.argsort(costs)[:n_polish]]
+    from scipy.optimize import least_squares  # lazy: predicting needs no optimiser
+
     best = None
     for x0 in starts:
         x0 = np.clip(x0, lo, hi)
