@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from densing.cli import main
+from _cli import run_cli as _cli
 from densing.evaluation.model import load_model
 from densing.evaluation.runner import run_eval
 from densing.evaluation.tasks import load_task
@@ -145,14 +145,6 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(files, tmp_pat
     assert len(m) == N_ITEMS
     assert (m.n_tokens == m.n_tokens_ref).all()
     assert (m.nll_sum - m.nll_sum_ref).abs().max() < 1e-4
-
-
-def _cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return int(info.value.code or 0), out.out, out.err
 
 
 def test_cli_run_export_status(files, tmp_path, capsys) -> None:

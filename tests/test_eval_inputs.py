@@ -21,19 +21,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from densing.cli import main
+from _cli import run_cli as _cli
 
 BAD = Path(__file__).resolve().parent / "data" / "bad" / "eval"
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 CASES = sorted(p.name for p in BAD.iterdir() if not p.name.startswith("_"))
-
-
-def _cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return int(info.value.code or 0), out.out, out.err
 
 
 def _one_line_exit_2(code: int, err: str, needle: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from densing.cli import main
+from _cli import run_cli as _cli
 from densing.evaluation.backends import available_backends, backend_class
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "eval"
@@ -20,14 +20,6 @@ V1_COLUMNS = [
     "accuracy_norm", "n_items", "n_task_items", "params", "params_nonembedding", "dtype",
     "fingerprint",
 ]  # fmt: skip
-
-
-def _cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return int(info.value.code or 0), out.out, out.err
 
 
 def test_schema_1_store_is_migrated_and_keeps_its_rows(tmp_path: Path, capsys) -> None:
