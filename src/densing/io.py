@@ -98,18 +98,21 @@ def numeric_column(
     require_columns(df, [column], file=file)
     raw = df[column]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-    for i, (orig, v) in enumerate(zip(raw.tolist(), values, strict=True)):
-        is_missing = orig is None or (isinstance(orig, float) and np.isnan(orig))
-        if is_missing:
-            if allow_missing:
-                continue
+    missing = raw.isna().to_numpy()
+    with np.errstate(invalid="ignore"):
+        bad = (missing & (not allow_missing)) | (~missing & ~np.isfinite(values))
+        if positive:
+            bad |= ~missing & (values <= 0)
+    if bad.any():  # the first offending row, in table order, says what is wrong with it
+        i = int(np.argmax(bad))
+        orig, v = raw.tolist()[i], values[i]
+        if missing[i]:
             raise _cell_error("missing value; expected a number", file, i, column)
         if np.isnan(v):
             raise _cell_error(f"'{orig}' is not a number", file, i, column)
         if not np.isfinite(v):
             raise _cell_error(f"value {orig!r} is not finite", file, i, column)
-        if positive and v <= 0:
-            raise _cell_error(f"value {orig!r} must be > 0", file, i, column)
+        raise _cell_error(f"value {orig!r} must be > 0", file, i, column)
     return values
 
 
