@@ -23,16 +23,32 @@ def replicate_seeds(seed: int | None, n: int) -> list[np.random.SeedSequence]:
     return np.random.SeedSequence(seed).spawn(n)
 
 
+@dataclass(frozen=True)
+class Clusters:
+    """The rows of every resampling group, in sorted label order: computed once per bootstrap
+    instead of once per replicate (sorting 11,000 run labels was a fifth of a sigmoid
+    replicate's time). Resampling from it draws exactly what resampling the labels draws."""
+
+    members: tuple[np.ndarray, ...]
+
+    @classmethod
+    def of(cls, groups: Sequence[Any] | np.ndarray) -> Clusters:
+        _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.cumsum(np.bincount(inverse))[:-1]
+        return cls(tuple(np.split(order, bounds)))
+
+
 def resample_indices(
-    rng: np.random.Generator, n: int, groups: Sequence[Any] | np.ndarray | None = None
+    rng: np.random.Generator,
+    n: int,
+    groups: Sequence[Any] | np.ndarray | Clusters | None = None,
 ) -> np.ndarray:
     """Indices of one bootstrap resample of ``n`` rows (by point, or by whole group)."""
     if groups is None:
         return rng.integers(0, n, size=n)
-    labels = np.asarray(groups)
-    uniq, inverse = np.unique(labels, return_inverse=True)
-    members = [np.flatnonzero(inverse == k) for k in range(len(uniq))]
-    chosen = rng.integers(0, len(uniq), size=len(uniq))
+    members = (groups if isinstance(groups, Clusters) else Clusters.of(groups)).members
+    chosen = rng.integers(0, len(members), size=len(members))
     return np.concatenate([members[k] for k in chosen])
 
 

@@ -23,6 +23,7 @@ from scipy.special import expit
 
 from densing.bootstrap import (
     BootstrapSpec,
+    Clusters,
     parallel_replicates,
     percentile_interval,
     replicate_seeds,
@@ -588,7 +589,7 @@ def _sigmoid_replicate(
     *,
     L: np.ndarray,
     S: np.ndarray,
-    groups: np.ndarray | None,
+    groups: Clusters | None,
     kwargs: dict[str, Any],
     warm: SigmoidFit | None,
 ) -> np.ndarray:
@@ -642,11 +643,12 @@ def bootstrap_sigmoid(
     g = None if groups is None else np.asarray(groups)
     if g is not None and g.shape[0] != L.size:
         raise DensingInputError(f"groups has {g.shape[0]} labels but there are {L.size} points")
+    clusters = None if g is None else Clusters.of(g)
     fn = functools.partial(
         _sigmoid_replicate,
         L=L,
         S=S,
-        groups=g,
+        groups=clusters,
         kwargs=kwargs,
         warm=point if spec.warm_start else None,
     )
