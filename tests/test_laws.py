@@ -299,3 +299,68 @@ def test_many_points_converge_in_bounded_memory():
     assert fit.convergence.converged, fit.convergence
     assert fit.params["alpha"] == pytest.approx(0.35, abs=0.01)
     assert fit.params["E"] == pytest.approx(1.8, rel=0.01)
+
+
+# ------------------------------------------------------- search internals held to references
+
+
+@pytest.mark.parametrize("objective", ["huber-log", "lsq-log", "lsq"])
+@pytest.mark.parametrize("form_name", ["chinchilla", "densing", "power-n", "tied"])
+def test_inlined_objective_equals_the_forms_prediction(form_name, objective):
+    """The optimiser's value_grad (the form inlined on a precomputed layout) is the objective
+    written from LawForm.log_predict and its Jacobian, to rounding."""
+    from densing.laws import LawForm, Term
+    from densing.lawsearch import _Problem, _rho
+
+    form = (
+        LawForm("tied", (Term("E"), Term("A", "a", "N"), Term("B", "a", "D")), "tied")
+        if form_name == "tied"
+        else get_form(form_name)
+    )
+    rng = np.random.default_rng(3)
+    N, D = np.exp(rng.uniform(15, 23, 90)), np.exp(rng.uniform(20, 27, 90))
+    L = 1.7 + 400 * N**-0.34 + 2000 * D**-0.36
+    prob = _Problem(form, np.log(N), np.log(D), np.log(L), L, objective, 1e-3)
+    for _ in range(5):
+        theta = np.r_[
+            rng.normal(0, 2, len(form.terms)), rng.uniform(0.05, 1, len(form.exponent_names))
+        ]
+        value, grad = prob.value_grad(theta)
+        logp, jac = form.log_predict(theta, prob.logN, prob.logD)
+        rho = _rho(objective, 1e-3)
+        if objective == "lsq":
+            val, psi = rho(np.exp(logp) - L)
+            psi = psi * np.exp(logp)
+        else:
+            val, psi = rho(logp - prob.logL)
+        assert value == pytest.approx(val.sum() / prob.scale, rel=1e-13)
+        np.testing.assert_allclose(grad, jac @ psi / prob.scale, rtol=1e-10, atol=1e-14)
+
+
+def test_every_start_reaches_the_chinchilla_optimum(chinchilla_points):
+    """Phase 1 (NLopt's L-BFGS) takes all five grid starts to one optimum: the flat valley of
+    the Chinchilla objective is not mistaken for several minima."""
+    N, D, L = chinchilla_points
+    for objective in ("huber-log", "lsq-log", "lsq"):
+        fit = fit_loss_law(N, D, L, form="chinchilla", objective=objective)
+        assert fit.convergence.converged, (objective, fit.convergence)
+        assert fit.convergence.n_at_best == 5, (objective, fit.convergence)
+
+
+def test_cluster_table_draws_what_a_naive_group_resample_draws():
+    """Clusters (built once per bootstrap) give the draws of the naive per-replicate recipe:
+    sorted labels, one integer per group, the chosen groups' rows in order."""
+    from densing.bootstrap import Clusters, replicate_seeds, resample_indices
+
+    labels = np.random.default_rng(0).choice(["r3", "r1", "r10", "r2", "r7"], size=57)
+    clusters = Clusters.of(labels)
+    for seed in replicate_seeds(4, 20):
+        uniq, inverse = np.unique(labels, return_inverse=True)
+        chosen = np.random.default_rng(seed).integers(0, uniq.size, size=uniq.size)
+        naive = np.concatenate([np.flatnonzero(inverse == k) for k in chosen])
+        np.testing.assert_array_equal(
+            resample_indices(np.random.default_rng(seed), 57, clusters), naive
+        )
+        np.testing.assert_array_equal(
+            resample_indices(np.random.default_rng(seed), 57, labels), naive
+        )

@@ -16,19 +16,14 @@ A third form is a :class:`LawForm` with a list of :class:`Term` — see
 
 Global search
 -------------
-For fixed exponents the linear-space model is linear in the coefficients, so a
-grid over the exponents with a (batched) non-negative least-squares solve of
-``Σ ((X c − L)/L)²`` — a first-order match to the log residual — gives a good
-coefficient vector for every grid point. The real objective is evaluated at
-every grid point, the best distinct starts are polished with L-BFGS-B and
-analytic gradients on the real objective, and the best polished optimum is
-kept. :class:`Convergence` reports how many polished starts reached the best
-value, so a user can see whether the optimum is well supported.
+A grid over the exponents with exact non-negative least squares for the coefficients, the
+best distinct grid points descended with a quasi-Newton method and the best of them polished
+tightly: :mod:`densing.lawsearch`. :class:`Convergence` reports how many starts reached the
+best value, so a user can see whether the optimum is well supported.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -41,12 +36,14 @@ from threadpoolctl import threadpool_limits
 from densing._json import to_jsonable
 from densing.bootstrap import (
     BootstrapSpec,
+    Clusters,
     parallel_replicates,
     percentile_interval,
     replicate_seeds,
     resample_indices,
 )
 from densing.errors import DensingInputError, FitError
+from densing.lawsearch import Convergence, _Problem, _search, default_exponent_grid
 from densing.results import JsonResult, conf_int_table
 
 Objective = Literal["huber-log", "lsq-log", "lsq"]
@@ -254,139 +251,7 @@ def register_form(form: LawForm, *, overwrite: bool = False) -> LawForm:
     return form
 
 
-# ---------------------------------------------------------------------- objectives
-
-
-def _rho(objective: str, delta: float) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Per-residual loss and its derivative."""
-    if objective == "huber-log":
-
-        def huber(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            a = np.abs(r)
-            val = np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
-            return val, np.clip(r, -delta, delta)
-
-        return huber
-
-    def square(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return 0.5 * r * r, r
-
-    return square
-
-
-@dataclass(frozen=True)
-class _Problem:
-    form: LawForm
-    logN: np.ndarray
-    logD: np.ndarray
-    logL: np.ndarray
-    L: np.ndarray
-    objective: str
-    delta: float
-
-    @property
-    def scale(self) -> float:
-        """The optimiser sees the objective divided by this (1 up to 256 points, then n/256):
-        a sum over 200,000 points otherwise leaves L-BFGS-B's gradient tolerance meaningless
-        and its line search ends ABNORMAL. Reported objective values are unscaled sums."""
-        return max(1.0, self.L.size / 256.0)
-
-    def value_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        logp, jac = self.form.log_predict(theta, self.logN, self.logD)
-        rho = _rho(self.objective, self.delta)
-        if self.objective == "lsq":
-            p = np.exp(logp)
-            r = p - self.L
-            val, psi = rho(r)
-            return float(val.sum()) / self.scale, jac @ (psi * p) / self.scale
-        r = logp - self.logL
-        val, psi = rho(r)
-        return float(val.sum()) / self.scale, jac @ psi / self.scale
-
-    def values_at(self, theta_batch: np.ndarray) -> np.ndarray:
-        """Objective for many θ at once (G × p) — used on the grid."""
-        out = np.empty(theta_batch.shape[0])
-        rho = _rho(self.objective, self.delta)
-        step = _chunk(self.L.size, len(self.form.terms))
-        for s in range(0, theta_batch.shape[0], step):
-            tb = theta_batch[s : s + step]
-            k = len(self.form.terms)
-            z = np.repeat(tb[:, :k, None], self.logN.shape[0], axis=2)
-            lvs = self.form._logvars(self.logN, self.logD)
-            for i, (lv, e) in enumerate(zip(lvs, self.form.exponent_index, strict=True)):
-                if lv is not None and e is not None:
-                    z[:, i, :] -= tb[:, k + e, None] * lv[None, :]
-            zmax = z.max(axis=1)
-            logp = zmax + np.log(np.exp(z - zmax[:, None, :]).sum(axis=1))
-            r = np.exp(logp) - self.L if self.objective == "lsq" else logp - self.logL
-            out[s : s + step] = rho(r)[0].sum(axis=1) / self.scale
-        return out
-
-
-def _chunk(n_points: int, n_terms: int, budget: int = 20_000_000) -> int:
-    """Grid points per batch so that a batch holds at most ``budget`` floats."""
-    return int(max(1, min(512, budget // max(1, n_points * n_terms))))
-
-
-# --------------------------------------------------------------- batched NNLS grid
-
-
-def _batched_nnls(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact NNLS for few columns, batched: min ||X_g c − y||², c ≥ 0, for every g.
-
-    Enumerates the active sets (2^k − 1 for k columns), solves each by batched
-    normal equations, and keeps the best feasible one. Returns (coefs G×k, sse G).
-    """
-    G, _, k = X.shape
-    XtX = np.einsum("gni,gnj->gij", X, X)
-    Xty = np.einsum("gni,n->gi", X, y)
-    yty = float(y @ y)
-    best = np.full(G, np.inf)
-    coefs = np.zeros((G, k))
-    ridge = 1e-12
-    for size in range(1, k + 1):
-        for subset in itertools.combinations(range(k), size):
-            idx = np.array(subset)
-            A = XtX[:, idx[:, None], idx[None, :]]
-            b = Xty[:, idx]
-            scale = np.sqrt(np.einsum("gii->gi", A)) + 1e-300
-            As = A / (scale[:, :, None] * scale[:, None, :]) + ridge * np.eye(size)
-            with np.errstate(all="ignore"):
-                cs = np.linalg.solve(As, (b / scale)[..., None])[..., 0] / scale
-                sse = yty - 2 * np.einsum("gi,gi->g", cs, b) + np.einsum("gi,gij,gj->g", cs, A, cs)
-            ok = np.all(cs > 0, axis=1) & np.isfinite(sse) & (sse < best)
-            best = np.where(ok, sse, best)
-            full = np.zeros((G, k))
-            full[:, idx] = cs
-            coefs = np.where(ok[:, None], full, coefs)
-    return coefs, best
-
-
-def default_exponent_grid(n_exponents: int, points: int | None = None) -> np.ndarray:
-    """Exponent grid (G × n_exponents) over [0.02, 2.0], denser at small exponents."""
-    if n_exponents == 0:
-        return np.zeros((1, 0))
-    points = points or (48 if n_exponents == 1 else 24)
-    axis = np.geomspace(0.02, 2.0, points)
-    return np.array(list(itertools.product(axis, repeat=n_exponents)))
-
-
 # --------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class Convergence:
-    """How the global search went (reported honestly, not just 'success')."""
-
-    n_grid: int
-    n_polished: int
-    n_at_best: int  # polished starts within 1e-6 (relative) of the best objective
-    converged: bool  # the best start's optimiser reported success
-    message: str
-    n_iterations: int
-
-    def to_dict(self) -> dict:
-        return to_jsonable(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -566,96 +431,6 @@ def _validate_arrays(form: LawForm, N, D, L) -> tuple[np.ndarray, np.ndarray, np
     return N, D, L
 
 
-def _minimize(*args: Any, **kwargs: Any) -> Any:
-    """:func:`scipy.optimize.minimize`, imported on first use (predicting needs no optimiser,
-    which keeps the CLI's start-up short)."""
-    from scipy.optimize import minimize
-
-    return minimize(*args, **kwargs)
-
-
-def _search(
-    prob: _Problem,
-    grid: np.ndarray,
-    n_polish: int,
-    x0: np.ndarray | None = None,
-) -> tuple[np.ndarray, float, Convergence]:
-    form = prob.form
-    starts: list[np.ndarray] = []
-    n_grid = 0
-    if x0 is None:
-        w = 1.0 / prob.L
-        step = _chunk(prob.L.size, len(form.terms))
-        coefs = np.vstack(
-            [
-                _batched_nnls(
-                    form.basis(grid[s : s + step], prob.logN, prob.logD) * w[None, :, None],
-                    np.ones_like(prob.L),
-                )[0]
-                for s in range(0, grid.shape[0], step)
-            ]
-        )
-        ok = np.all(coefs > 0, axis=1)
-        if not ok.any():  # allow zero coefficients: floor them at a tiny positive value
-            ok = np.any(coefs > 0, axis=1)
-        # floor zero coefficients relative to their own grid point (not the whole grid)
-        coefs = np.maximum(coefs, 1e-12 * coefs.max(axis=1, keepdims=True))
-        thetas = np.hstack([np.log(coefs), grid])[ok]
-        n_grid = int(ok.sum())
-        vals = prob.values_at(thetas)
-        order = np.argsort(vals)
-        # keep distinct starts: skip grid points whose exponents neighbour a kept one
-        kept: list[int] = []
-        for i in order:
-            if len(kept) >= n_polish:
-                break
-            e = thetas[i, len(form.terms) :]
-            if all(
-                np.max(np.abs(np.log(e) - np.log(thetas[j, len(form.terms) :]))) > 0.12
-                for j in kept
-            ):
-                kept.append(int(i))
-        starts = [thetas[i] for i in kept]
-    else:
-        starts = [np.asarray(x0, dtype=float)]
-    k = len(form.terms)
-    bounds = [(-50.0, 50.0)] * k + [(0.0, 5.0)] * len(form.exponent_names)
-    # phase 1: every start to a moderate tolerance; phase 2: the best one to a tight one
-    results = [
-        _minimize(
-            prob.value_grad,
-            s,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            options={"maxiter": 500, "ftol": 1e-11, "gtol": 1e-8, "maxcor": 20},
-        )
-        for s in starts
-    ]
-    best1 = min(results, key=lambda r: r.fun)
-    tol = 1e-6 * max(abs(best1.fun), 1e-300)
-    n_at_best = sum(1 for r in results if r.fun - best1.fun <= tol)
-    best = _minimize(
-        prob.value_grad,
-        best1.x,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-11, "maxcor": 20},
-    )
-    if best.fun > best1.fun:
-        best = best1
-    conv = Convergence(
-        n_grid=n_grid,
-        n_polished=len(results),
-        n_at_best=n_at_best,
-        converged=bool(best.success),
-        message=str(best.message),
-        n_iterations=int(best.nit),
-    )
-    return best.x, float(best.fun) * prob.scale, conv
-
-
 def fit_loss_law(
     N,
     D,
@@ -726,7 +501,7 @@ def _one_replicate(
     n_polish: int,
     theta0: np.ndarray,
     warm: bool,
-    groups: np.ndarray | None,
+    groups: Clusters | None,
 ) -> np.ndarray:
     rng = np.random.default_rng(seed)
     idx = resample_indices(rng, prob.L.size, groups)
@@ -749,7 +524,7 @@ def _bootstrap(
     groups: Sequence | np.ndarray | None,
     progress: Callable[[int], None] | None,
 ) -> LossLawBootstrap:
-    g = None if groups is None else np.asarray(groups)
+    g = None if groups is None else Clusters.of(groups)
     fn = partial(
         _one_replicate,
         prob=prob,
