@@ -166,3 +166,34 @@ def test_tied_form_recovers_a_tied_law():
     p = fr.fit_for("mmlu").law_params
     assert set(p) == {"E", "A", "B", "alpha"}
     assert p["alpha"] == pytest.approx(0.33, abs=0.03) and p["E"] == pytest.approx(1.8, abs=0.1)
+
+
+def test_benchmarks_fitted_as_pooled_tasks_match_the_serial_fit():
+    """With two tasks or more per worker, each law and each sigmoid is one task in a process
+    pool (its replicates serial): the same seeds give the same frame as one process, and the
+    progress callback still counts every replicate (a law shared by two benchmarks counts
+    for both)."""
+    benches = {f"b{k}": (1.0 + 0.05 * k, 0.7, 0.25, -3.0, 3.3 + 0.05 * k) for k in range(3)}
+    t = simulate_ladder(5, Ladder(checkpoints=4, benchmarks=benches))
+    ref = pd.concat([t, t[t["benchmark"] == "b0"].assign(benchmark="b0-again")])
+    cal = pd.concat([t, t[t["benchmark"] == "b1"].assign(benchmark="b0-again")])
+    frames, counts = [], []
+    for jobs in (1, 2):
+        seen: list[int] = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DensingWarning)
+            spec = BootstrapSpec(12, seed=3, n_jobs=jobs)
+            frame = fit_loss_frame(
+                ref, cal, form="chinchilla", progress=seen.append, bootstrap=spec
+            )
+            frames.append(frame)
+        counts.append(sum(seen))
+    serial, pooled = frames
+    assert counts == [2 * 12 * 4, 2 * 12 * 4]
+    for a, b in zip(serial.fits, pooled.fits, strict=True):
+        assert a.benchmark == b.benchmark
+        np.testing.assert_array_equal(a.law_samples, b.law_samples)
+        np.testing.assert_array_equal(a.sigmoid_samples, b.sigmoid_samples)
+        assert a.law_params == b.law_params and a.sigmoid.params == b.sigmoid.params
+        assert a.law_error == b.law_error and a.sigmoid_error == b.sigmoid_error
+    assert serial.fits[0].law_params == serial.fits[3].law_params  # b0-again shares b0's law

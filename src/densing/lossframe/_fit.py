@@ -6,13 +6,22 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
-from densing.bootstrap import BootstrapSpec, replicate_seeds, resample_indices
+from densing.bootstrap import (
+    BootstrapSpec,
+    Clusters,
+    default_jobs,
+    replicate_seeds,
+    resample_indices,
+)
 from densing.errors import DensingInputError, FitError
 from densing.io import source_of
 from densing.laws import OBJECTIVES, LawForm, LossLawFit, fit_loss_law, get_form
@@ -88,8 +97,9 @@ def _check_benchmarks(ref: pd.DataFrame, cal: pd.DataFrame, cal_file: str | None
 def _few_sizes_share(N: np.ndarray, groups: np.ndarray | None, spec: BootstrapSpec) -> float:
     """Share of the law's replicates (same seeds, same draws) with < MIN_SIZES sizes."""
     few = 0
+    clusters = None if groups is None else Clusters.of(groups)
     for seed in replicate_seeds(spec.seed, spec.n_resamples):
-        idx = resample_indices(np.random.default_rng(seed), N.size, groups)
+        idx = resample_indices(np.random.default_rng(seed), N.size, clusters)
         few += np.unique(N[idx]).size < MIN_SIZES
     return few / max(spec.n_resamples, 1)
 
@@ -140,25 +150,83 @@ def _fit_sigmoid(
     return point, samples, error
 
 
-def _fit_benchmark(
-    b: str, r: pd.DataFrame, c: pd.DataFrame, s: SigmoidSettings, job: _Job,
-    law_cache: dict[str, _Law],
-) -> BenchmarkFrame:  # fmt: skip
+@dataclass(frozen=True)
+class _Sigmoid:
+    fit: SigmoidFit
+    samples: np.ndarray | None
+    error: ErrorModel | None
+
+
+def _sigmoid_task(c: pd.DataFrame, s: SigmoidSettings, job: _Job) -> _Sigmoid:
+    return _Sigmoid(*_fit_sigmoid(c, s, job))
+
+
+_Task = tuple[str, str, Callable[[_Job], Any]]  # (kind, key, fit given the job)
+
+
+def _run_task(task: _Task, job: _Job) -> Any:
+    """One task's result, or the input/fit error it raised (reported later, in table order)."""
     try:
-        sigmoid, sig_samples, sig_error = _fit_sigmoid(c, s, job)
+        return task[2](job)
     except (FitError, DensingInputError) as exc:
-        raise DensingInputError(
-            f"benchmark '{b}': calibration points: {getattr(exc, 'reason', exc)}", file=job.files[1]
-        ) from exc
-    key = _law_key(r, job)
-    try:
-        if key not in law_cache:
-            law_cache[key] = _fit_law(r, job)
-    except (FitError, DensingInputError) as exc:
-        raise DensingInputError(
-            f"benchmark '{b}': reference runs: {getattr(exc, 'reason', exc)}", file=job.files[0]
-        ) from exc
-    law = law_cache[key]
+        return exc
+
+
+def _run_in_worker(task: _Task, job: _Job) -> Any:
+    with threadpool_limits(limits=1):  # the pool already uses every core
+        return _run_task(task, job)
+
+
+def _tasks(
+    benches: list[str], law_pts: pd.DataFrame, sig_pts: pd.DataFrame,
+    settings: Mapping[str, SigmoidSettings], job: _Job,
+) -> tuple[list[_Task], dict[str, str], dict[str, int]]:  # fmt: skip
+    """Every law (one per distinct reference data) and every sigmoid as a task; laws first
+    (the longest tasks start first). Also each benchmark's law key and each law's users."""
+    keys: dict[str, str] = {}
+    users: dict[str, int] = {}
+    laws: list[_Task] = []
+    sigmoids: list[_Task] = []
+    for b in benches:
+        r = law_pts[law_pts["benchmark"] == b]
+        keys[b] = k = _law_key(r, job)
+        users[k] = users.get(k, 0) + 1
+        if users[k] == 1:
+            laws.append(("law", k, partial(_fit_law, r)))
+        c = sig_pts[sig_pts["benchmark"] == b]
+        sigmoids.append(("sigmoid", b, partial(_sigmoid_task, c, settings[b])))
+    return laws + sigmoids, keys, users
+
+
+def _execute(tasks: list[_Task], job: _Job, users: dict[str, int]) -> dict[tuple[str, str], Any]:
+    """Run the tasks: in one process pool, each task's replicates serial, when there are at
+    least two tasks per worker (8 benchmarks: 16 tasks keep 2 cores busy, with no serial
+    point fits or error models between them); otherwise in this process, each bootstrap's
+    replicates spread over the workers. Results are the same either way (same seeds)."""
+    spec = job.bootstrap
+    jobs = 1 if spec is None or spec.n_resamples <= 0 else (spec.n_jobs or default_jobs())
+    if spec is None or jobs <= 1 or len(tasks) < 2 * jobs:
+        inline = {}
+        for t in tasks:  # each bootstrap reports its own replicates as they finish
+            inline[(t[0], t[1])] = _run_task(t, job)
+            if job.progress and spec is not None and t[0] == "law" and users[t[1]] > 1:
+                job.progress(spec.n_resamples * (users[t[1]] - 1))  # its other users
+        return inline
+    worker_job = replace(job, progress=None, bootstrap=replace(spec, n_jobs=1))
+    out: dict[tuple[str, str], Any] = {}
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(_run_in_worker, t, worker_job): t for t in tasks}
+        for fut in as_completed(futures):
+            kind, key, _ = futures[fut]
+            out[(kind, key)] = fut.result()
+            if job.progress:
+                job.progress(spec.n_resamples * (users[key] if kind == "law" else 1))
+    return out
+
+
+def _benchmark_frame(
+    b: str, r: pd.DataFrame, c: pd.DataFrame, law: _Law, sig: _Sigmoid, job: _Job
+) -> BenchmarkFrame:
     notes = []
     B = 0 if job.bootstrap is None else job.bootstrap.n_resamples
     if law.few_sizes_share > FEW_SIZES_SHARE:
@@ -167,28 +235,52 @@ def _fit_benchmark(
             f"fewer than {MIN_SIZES} distinct reference sizes (the law is barely identified in "
             "them): its intervals are unreliable; add reference sizes"
         )
-    if sigmoid.at_bound:
-        notes.append(f"{b}: sigmoid parameters at a bound: {', '.join(sigmoid.at_bound)}")
+    if sig.fit.at_bound:
+        notes.append(f"{b}: sigmoid parameters at a bound: {', '.join(sig.fit.at_bound)}")
     return BenchmarkFrame(
         benchmark=b,
         law_params=dict(law.fit.params),
-        sigmoid=sigmoid,
+        sigmoid=sig.fit,
         law_objective_value=law.fit.objective_value,
         law_n_points=law.fit.n_points,
         law_convergence=law.fit.convergence.to_dict(),
         n_reference_models=int(r["model"].nunique()),
         n_calibration=len(c),
         law_samples=None if law.fit.bootstrap is None else law.fit.bootstrap.samples,
-        sigmoid_samples=sig_samples,
+        sigmoid_samples=sig.samples,
         n_reference_checkpoints=int(r["n_checkpoints"].sum()),
         n_calibration_runs=int(c["run"].nunique()),
         reference_box=reference_box(r["params"].to_numpy(float), r["tokens"].to_numpy(float)),
         calibration_range=(float(c["loss"].min()), float(c["loss"].max())),
         law_error=law.error,
-        sigmoid_error=sig_error,
+        sigmoid_error=sig.error,
         few_sizes_share=law.few_sizes_share,
         notes=tuple(notes),
     )
+
+
+def _fit_benchmarks(
+    benches: list[str], law_pts: pd.DataFrame, sig_pts: pd.DataFrame,
+    settings: Mapping[str, SigmoidSettings], job: _Job,
+) -> tuple[BenchmarkFrame, ...]:  # fmt: skip
+    tasks, keys, users = _tasks(benches, law_pts, sig_pts, settings, job)
+    done = _execute(tasks, job, users)
+    frames = []
+    for b in benches:  # errors are reported for the first benchmark, in table order
+        sig, law = done[("sigmoid", b)], done[("law", keys[b])]
+        if isinstance(sig, Exception):
+            raise DensingInputError(
+                f"benchmark '{b}': calibration points: {getattr(sig, 'reason', sig)}",
+                file=job.files[1],
+            ) from sig
+        if isinstance(law, Exception):
+            raise DensingInputError(
+                f"benchmark '{b}': reference runs: {getattr(law, 'reason', law)}",
+                file=job.files[0],
+            ) from law
+        r, c = law_pts[law_pts["benchmark"] == b], sig_pts[sig_pts["benchmark"] == b]
+        frames.append(_benchmark_frame(b, r, c, law, sig, job))
+    return tuple(frames)
 
 
 def _bootstrap_info(spec: BootstrapSpec | None, resample: str) -> dict[str, Any] | None:
@@ -267,14 +359,7 @@ def fit_loss_frame(
         check_fixed_against_scores(b, sig_settings[b], kept[kept["benchmark"] == b], files[1])
     law_pts, sig_pts = law_points(ref, opts.final_k), sigmoid_points(cal, opts)
     job = _Job(law_form, objective, bootstrap, resample, predictive, progress, files)
-    cache: dict[str, _Law] = {}
-    fits = tuple(
-        _fit_benchmark(
-            b, law_pts[law_pts["benchmark"] == b], sig_pts[sig_pts["benchmark"] == b],
-            sig_settings[b], job, cache,
-        )
-        for b in benches
-    )  # fmt: skip
+    fits = _fit_benchmarks(benches, law_pts, sig_pts, sig_settings, job)
     notes += [n for f in fits for n in f.notes]
     for n in notes:
         warnings.warn(n, DensingWarning, stacklevel=2)
