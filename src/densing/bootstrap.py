@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -134,3 +135,29 @@ def parallel_replicates(
             if progress:
                 progress(len(chunks[k]))
     return [r for chunk in results for r in chunk]
+
+
+def _resample_then(
+    seed: np.random.SeedSequence,
+    *,
+    fit: Callable[[np.ndarray], Any],
+    n: int,
+    clusters: Clusters | None,
+) -> Any:
+    return fit(resample_indices(np.random.default_rng(seed), n, clusters))
+
+
+def resampled(
+    fit: Callable[[np.ndarray], Any],
+    n: int,
+    spec: BootstrapSpec,
+    groups: Sequence[Any] | np.ndarray | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list:
+    """``fit(idx)`` on every replicate's resample ``idx`` of ``n`` rows (by point, or by whole
+    ``groups``: their clusters are indexed once), one SeedSequence per replicate, in order, over
+    :func:`parallel_replicates`' workers. ``fit`` must be picklable (a ``functools.partial``)."""
+    clusters = None if groups is None else Clusters.of(groups)
+    fn = partial(_resample_then, fit=fit, n=n, clusters=clusters)
+    seeds = replicate_seeds(spec.seed, spec.n_resamples)
+    return parallel_replicates(fn, seeds, n_jobs=spec.n_jobs, progress=progress)

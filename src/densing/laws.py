@@ -34,14 +34,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from densing._json import to_jsonable
-from densing.bootstrap import (
-    BootstrapSpec,
-    Clusters,
-    parallel_replicates,
-    percentile_interval,
-    replicate_seeds,
-    resample_indices,
-)
+from densing.bootstrap import BootstrapSpec, percentile_interval, resampled
 from densing.errors import DensingInputError, FitError
 from densing.lawsearch import Convergence, _Problem, _search, default_exponent_grid
 from densing.results import JsonResult, conf_int_table
@@ -495,16 +488,13 @@ def fit_loss_law(
 
 
 def _one_replicate(
-    seed: np.random.SeedSequence,
+    idx: np.ndarray,
     prob: _Problem,
     grid: np.ndarray,
     n_polish: int,
     theta0: np.ndarray,
     warm: bool,
-    groups: Clusters | None,
 ) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    idx = resample_indices(rng, prob.L.size, groups)
     sub = replace(
         prob, logN=prob.logN[idx], logD=prob.logD[idx], logL=prob.logL[idx], L=prob.L[idx]
     )
@@ -524,19 +514,11 @@ def _bootstrap(
     groups: Sequence | np.ndarray | None,
     progress: Callable[[int], None] | None,
 ) -> LossLawBootstrap:
-    g = None if groups is None else Clusters.of(groups)
-    fn = partial(
-        _one_replicate,
-        prob=prob,
-        grid=grid,
-        n_polish=n_polish,
-        theta0=theta0,
+    fit = partial(
+        _one_replicate, prob=prob, grid=grid, n_polish=n_polish, theta0=theta0,
         warm=spec.warm_start,
-        groups=g,
-    )
-    thetas = parallel_replicates(
-        fn, replicate_seeds(spec.seed, spec.n_resamples), n_jobs=spec.n_jobs, progress=progress
-    )
+    )  # fmt: skip
+    thetas = resampled(fit, prob.L.size, spec, groups, progress)
     T = np.vstack(thetas)
     failed = int(np.isnan(T).any(axis=1).sum())
     form = prob.form

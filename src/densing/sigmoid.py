@@ -21,14 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy.special import expit
 
-from densing.bootstrap import (
-    BootstrapSpec,
-    Clusters,
-    parallel_replicates,
-    percentile_interval,
-    replicate_seeds,
-    resample_indices,
-)
+from densing.bootstrap import BootstrapSpec, percentile_interval, resampled
 from densing.errors import DensingInputError, FitError
 
 LossFn = Literal["soft_l1", "linear", "huber"]
@@ -585,16 +578,13 @@ class SigmoidBootstrap:
 
 
 def _sigmoid_replicate(
-    seed: np.random.SeedSequence,
+    idx: np.ndarray,
     *,
     L: np.ndarray,
     S: np.ndarray,
-    groups: Clusters | None,
     kwargs: dict[str, Any],
     warm: SigmoidFit | None,
 ) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    idx = resample_indices(rng, L.size, groups)
     try:
         f = fit_sigmoid(L[idx], S[idx], x0=warm, **kwargs)
     except (DensingInputError, FitError):
@@ -643,17 +633,10 @@ def bootstrap_sigmoid(
     g = None if groups is None else np.asarray(groups)
     if g is not None and g.shape[0] != L.size:
         raise DensingInputError(f"groups has {g.shape[0]} labels but there are {L.size} points")
-    clusters = None if g is None else Clusters.of(g)
-    fn = functools.partial(
-        _sigmoid_replicate,
-        L=L,
-        S=S,
-        groups=clusters,
-        kwargs=kwargs,
-        warm=point if spec.warm_start else None,
+    fit = functools.partial(
+        _sigmoid_replicate, L=L, S=S, kwargs=kwargs, warm=point if spec.warm_start else None
     )
-    seeds = replicate_seeds(spec.seed, spec.n_resamples)
-    rows = parallel_replicates(fn, seeds, n_jobs=spec.n_jobs, progress=progress)
+    rows = resampled(fit, L.size, spec, g, progress)
     samples = np.array(rows, dtype=float).reshape(-1, 4)
     failed = int((~np.all(np.isfinite(samples), axis=1)).sum())
     intervals = (
