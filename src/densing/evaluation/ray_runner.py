@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -174,8 +175,9 @@ def run_ray(
     done: dict[tuple[int, int], list[int]] = {}  # (model, task) -> [scored, tokens]
     t0 = time.perf_counter()
     if units:
-        # Ray prints cluster events (e.g. a node's death) to stdout: keep stdout for our output
-        with contextlib.redirect_stdout(sys.stderr):
+        # Ray prints cluster events (e.g. a node's death) to stdout, from Python and from its
+        # C++ core (file descriptor 1): keep stdout for our output until Ray has shut down
+        with _stdout_to_stderr():
             driver = _Driver(plans, ids, store, backend, options, ray, limit, on_progress)
             try:
                 driver.run(units, done, stats)
@@ -201,6 +203,22 @@ def run_ray(
     return EvalSummary(str(store.path), tuple(runs), {"ray": stats})
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to stdout (Python's ``sys.stdout`` and file descriptor 1) to
+    stderr for the duration."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 class _Driver:
     """Hands units to each model's loaded workers, commits results, replaces lost workers.
 
@@ -222,7 +240,8 @@ class _Driver:
         import ray
 
         self.ray = ray
-        if not ray.is_initialized():
+        self.owns_ray = not ray.is_initialized()
+        if self.owns_ray:
             address = None if ray_opts.address in (None, "", "local") else ray_opts.address
             ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         _check_resources(ray, ray_opts)
@@ -387,6 +406,8 @@ class _Driver:
             for a in actors:
                 self.ray.kill(a)
             actors.clear()
+        if self.owns_ray:  # now, not at exit, where its last messages would reach stdout
+            self.ray.shutdown()
 
 
 def _init_error(exc: Any) -> Exception:
