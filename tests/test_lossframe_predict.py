@@ -154,3 +154,17 @@ def test_batch_predict_errors(frame_file, tmp_path, capsys, monkeypatch):
     main(["predict", "--frame", str(frame_file), "--targets", str(t)])
     out = capsys.readouterr().out
     assert "m2" in out and "extrapolated" in out and "score pred. 95%" in out
+
+
+def test_predict_out_writes_the_table_by_suffix_and_prints_no_table(frame_file, tmp_path, capsys):
+    t = _targets(tmp_path / "t.csv", 30)
+    out = tmp_path / "p.parquet"
+    main(["predict", "--frame", str(frame_file), "--targets", str(t), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert printed.strip() == f"wrote 60 rows to {out}"
+    assert len(pd.read_parquet(out)) == 60
+    for bad in (tmp_path / "p.txt", tmp_path / "missing" / "p.csv"):  # refused before any work
+        with pytest.raises(SystemExit) as exc:
+            main(["predict", "--frame", str(frame_file), "--targets", str(t), "--out", str(bad)])
+        assert exc.value.code == 2
+        assert not bad.exists()

@@ -132,3 +132,9 @@ TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".json")
 def note(message: str, *, kind: str = "note") -> None:
     """One plain line on stderr (never wrapped): ``densing: note: …`` / ``densing: warning: …``."""
     sys.stderr.write(f"densing: {kind}: {message}\n")
+
+
+def wrote(message: str) -> None:
+    """``wrote …`` on stdout as one plain line: never wrapped at the terminal width, paths never
+    read as Rich markup (a pipe gets exactly the line)."""
+    console.print(message, soft_wrap=True, markup=False, highlight=False)

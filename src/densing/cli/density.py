@@ -20,6 +20,7 @@ from densing.cli._common import (
     print_table,
     progress_bar,
     write_table,
+    wrote,
 )
 from densing.errors import DensingInputError
 from densing.formatting import fmt_interval, fmt_num
@@ -121,7 +122,7 @@ def density_command(
         console.print(fr.describe(), markup=False, highlight=False)
         print_table(density_table(res, lvl, bool(fr.n_resamples)))
     if out is not None:
-        console.print(f"wrote {len(res)} rows to {out}")
+        wrote(f"wrote {len(res)} rows to {out}")
 
 
 def _density_json(fr: Frame, name: str, level: float, res: pd.DataFrame) -> dict[str, Any]:

@@ -16,12 +16,16 @@ from rich.table import Table
 
 from densing.bootstrap import BootstrapSpec
 from densing.cli._common import (
+    TABLE_SUFFIXES,
     check_bootstrap_options,
+    check_out_file,
     console,
     err_console,
     print_json,
     print_table,
     progress_bar,
+    write_table,
+    wrote,
 )
 from densing.errors import DensingInputError
 from densing.formatting import fmt_interval, fmt_num
@@ -262,7 +266,8 @@ def predict_command(
         float | None, typer.Option("--level", help="Interval level (default: the frame's).")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write the result table (CSV).")
+        Path | None,
+        typer.Option("--out", help="Write the result table (.csv, .parquet or .json); no table."),
     ] = None,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the table as CSV.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -273,6 +278,7 @@ def predict_command(
     check_bootstrap_options(level=level)
     if (targets is None) == (params is None and tokens is None):
         raise DensingInputError("give either --params and --tokens, or --targets FILE")
+    check_out_file(out, suffixes=TABLE_SUFFIXES)
     fr = load_frame(frame)
     if not isinstance(fr, LossFrame):
         raise DensingInputError(
@@ -290,7 +296,7 @@ def predict_command(
     lvl = fr.level if level is None else level
     intervals = bool(fr.n_resamples)
     if out is not None:
-        res.to_csv(out, index=False)
+        write_table(res, out)
     if as_json:
         key = "rows" if targets is not None else "benchmarks"
         print_json({"frame": str(frame), **head, "level": lvl, "intervals": intervals,
@@ -298,6 +304,9 @@ def predict_command(
         return
     if as_csv:
         sys.stdout.write(res.to_csv(index=False))
+        return
+    if out is not None:
+        wrote(f"wrote {len(res)} rows to {out}")
         return
     title = (
         f"Predicted loss and score: N = {head['params']:.4g}, D = {head['tokens']:.4g}"
@@ -307,8 +316,6 @@ def predict_command(
     print_table(_predict_table(res, title, lvl, intervals))
     if len(res) > _MAX_TABLE_ROWS:
         console.print(f"… {len(res) - _MAX_TABLE_ROWS} more rows: use --out, --csv or --json")
-    if out is not None:
-        console.print(f"wrote {out}")
 
 
 def register(app: typer.Typer) -> None:

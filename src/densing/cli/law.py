@@ -18,6 +18,7 @@ from densing.cli._common import (
     err_console,
     print_json,
     print_table,
+    wrote,
 )
 from densing.cli._run_tables import backtest_table, forecast_table
 from densing.cli.run import (
@@ -169,7 +170,7 @@ def backtest_command(
     for s in res.skipped:
         console.print(f"skipped cutoff {s}", markup=False)
     if out is not None:
-        console.print(f"wrote {out}")
+        wrote(f"wrote {out}")
 
 
 def register(app: typer.Typer) -> None:

@@ -21,6 +21,7 @@ from densing.cli._common import (
     note,
     print_json,
     print_table,
+    wrote,
 )
 from densing.cli._run_tables import forecast_table, law_table, leaderboard, sensitivity_table
 from densing.errors import DensingInputError
@@ -279,7 +280,7 @@ def run_command(
         "statuses of the catalog's models: " + ", ".join(f"{k} {v}" for k, v in st.items())
     )
     console.print("stage timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
-    console.print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    wrote(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
 def _print_run(analysis: Any, top: int) -> None:
@@ -313,7 +314,7 @@ def report_command(
     if as_json:
         print_json({"report": str(target), "bundle": str(src)})
         return
-    console.print(f"wrote {target}")
+    wrote(f"wrote {target}")
 
 
 def register(app: typer.Typer) -> None:
