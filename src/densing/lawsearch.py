@@ -102,17 +102,15 @@ class _Problem:
 
     def values_at(self, theta_batch: np.ndarray) -> np.ndarray:
         """Objective for many θ at once (G × p) — used on the grid."""
+        V, slot, _ = self._layout  # type: ignore[attr-defined]
+        k = V.shape[0]
         out = np.empty(theta_batch.shape[0])
         rho = _rho(self.objective, self.delta)
-        step = _chunk(self.L.size, len(self.form.terms))
+        step = _chunk(self.L.size, k)
         for s in range(0, theta_batch.shape[0], step):
             tb = theta_batch[s : s + step]
-            k = len(self.form.terms)
-            z = np.repeat(tb[:, :k, None], self.logN.shape[0], axis=2)
-            lvs = self.form._logvars(self.logN, self.logD)
-            for i, (lv, e) in enumerate(zip(lvs, self.form.exponent_index, strict=True)):
-                if lv is not None and e is not None:
-                    z[:, i, :] -= tb[:, k + e, None] * lv[None, :]
+            x = np.hstack([tb[:, k:], np.zeros((tb.shape[0], 1))])[:, slot]
+            z = tb[:, :k, None] - x[:, :, None] * V[None, :, :]
             zmax = z.max(axis=1)
             logp = zmax + np.log(np.exp(z - zmax[:, None, :]).sum(axis=1))
             r = np.exp(logp) - self.L if self.objective == "lsq" else logp - self.logL

@@ -15,13 +15,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from densing.bootstrap import (
-    BootstrapSpec,
-    Clusters,
-    default_jobs,
-    replicate_seeds,
-    resample_indices,
-)
+from densing.bootstrap import BootstrapSpec, default_jobs, resampled
 from densing.errors import DensingInputError, FitError
 from densing.io import source_of
 from densing.laws import OBJECTIVES, LawForm, LossLawFit, fit_loss_law, get_form
@@ -94,14 +88,14 @@ def _check_benchmarks(ref: pd.DataFrame, cal: pd.DataFrame, cal_file: str | None
     return benches
 
 
+def _few_sizes(idx: np.ndarray, N: np.ndarray) -> bool:
+    return bool(np.unique(N[idx]).size < MIN_SIZES)
+
+
 def _few_sizes_share(N: np.ndarray, groups: np.ndarray | None, spec: BootstrapSpec) -> float:
     """Share of the law's replicates (same seeds, same draws) with < MIN_SIZES sizes."""
-    few = 0
-    clusters = None if groups is None else Clusters.of(groups)
-    for seed in replicate_seeds(spec.seed, spec.n_resamples):
-        idx = resample_indices(np.random.default_rng(seed), N.size, clusters)
-        few += np.unique(N[idx]).size < MIN_SIZES
-    return few / max(spec.n_resamples, 1)
+    few = resampled(partial(_few_sizes, N=N), N.size, replace(spec, n_jobs=1), groups)
+    return sum(few) / max(spec.n_resamples, 1)
 
 
 def _fit_law(r: pd.DataFrame, job: _Job) -> _Law:
