@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -38,6 +39,10 @@ SeedOpt = Annotated[
 ]
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")
+]
+TableOutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", help="Write the result table (.csv, .parquet or .json); no table."),
 ]
 
 
@@ -99,8 +104,6 @@ def check_out_file(
 
 def check_out_dir(path: Any, *, option: str = "--out") -> None:
     """Refuse an output folder path that is an existing file (before any work)."""
-    from pathlib import Path
-
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise DensingInputError(f"{option} {p} is an existing file; expected a folder")
@@ -110,8 +113,6 @@ def check_out_dir(path: Any, *, option: str = "--out") -> None:
 
 def write_table(df: Any, path: Any) -> None:
     """Write a DataFrame in the format of the path's suffix (.csv, .parquet, .json)."""
-    from pathlib import Path
-
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".csv":

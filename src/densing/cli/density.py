@@ -12,6 +12,7 @@ from rich.table import Table
 from densing.cli._common import (
     TABLE_SUFFIXES,
     JsonOpt,
+    TableOutOpt,
     check_bootstrap_options,
     check_out_file,
     console,
@@ -96,10 +97,7 @@ def density_command(
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", help="Resamples of the built-in frame (no --frame).")
     ] = 100,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Write the result table (.csv, .parquet or .json); no table."),
-    ] = None,
+    out: TableOutOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table on stdout.")] = False,
     as_json: JsonOpt = False,
 ) -> None:

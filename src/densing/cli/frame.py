@@ -17,6 +17,7 @@ from rich.table import Table
 from densing.bootstrap import BootstrapSpec
 from densing.cli._common import (
     TABLE_SUFFIXES,
+    TableOutOpt,
     check_bootstrap_options,
     check_out_file,
     console,
@@ -265,10 +266,7 @@ def predict_command(
     level: Annotated[
         float | None, typer.Option("--level", help="Interval level (default: the frame's).")
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Write the result table (.csv, .parquet or .json); no table."),
-    ] = None,
+    out: TableOutOpt = None,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the table as CSV.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
