@@ -79,16 +79,19 @@ SIG_CANDIDATES = list(itertools.product(("soft_l1", "linear"), (None, 1.0), (Fal
 
 
 def load_runs(root: Path = ROOT) -> pd.DataFrame:
-    """One row per run: corpus, params, tokens, multiplier, C4 validation loss, accuracies."""
+    """One row per run: corpus, params, tokens, multiplier, C4 validation loss (``c4``), the eight
+    validation losses (``val:<set>``), accuracies."""
     rows = []
     for f in sorted((root / "models").glob("*.json")):
         d = json.loads(f.read_text())
         h = d["hyperparameters"]
         c4 = [r["loss"] for r in d["results"] if "c4_val" in r["val_data"][0]]
+        losses = {f"val:{r['val_data'][0].split('/')[-2]}": r["loss"] for r in d["results"]}
         ev = json.loads((root / "evals" / f"evaluation_{f.stem}_heavy.json").read_text())
         acc = ev["eval_metrics"]["icl"]
         row = {"run": d["name"], "corpus": d["dataset_name"], "params": float(h["params"])}
         row.update(tokens=float(h["tokens"]), mult=float(h["chinchilla_multiplier"]), c4=c4[0])
+        row.update(losses)  # every validation loss, as ``val:<set>`` (gadre_other_losses.py)
         row.update({t: float(acc[t]) for t in SUBSET})
         row[AVG] = float(np.mean([acc[t] for t in SUBSET]))
         rows.append(row)
