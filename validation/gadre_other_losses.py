@@ -38,11 +38,17 @@ import pandas as pd
 
 from densing.bootstrap import BootstrapSpec
 from densing.lossframe import DensingWarning, fit_loss_frame
-
 from gadre_ladder import (
-    AVG, ROOT, SMALL, TARGETS, calibration_table, choose_law, law_table, load_runs,
+    AVG,
+    ROOT,
+    SMALL,
+    TARGETS,
+    calibration_table,
+    choose_law,
+    law_table,
+    load_runs,
     published_pipeline,
-)  # fmt: skip
+)
 
 C4_SET = "val:c4_val"  # the loss gadre_ladder.py predicts: not part of this check
 
