@@ -50,9 +50,14 @@ def _cases(loss_frame: Path, tmp: Path) -> list[tuple[str, list[str], str]]:
         good, index=False
     )
     (tmp / "a-file").write_text("x")
+    two = tmp / "two-benchmarks.csv"
+    pd.DataFrame({"model": ["m", "m"], "params": [1e8, 1e8], "tokens": [2e9, 2e9], "benchmark": ["a", "b"],
+                  "loss": [3.0, 3.1]}).to_csv(two, index=False)  # fmt: skip
     cases: list[tuple[str, list[str], str]] = []
     for p in sorted((BAD / "fit-loss").iterdir()):
         cases.append((p.name, ["fit-loss", str(p)], p.name))
+    for p in sorted((BAD / "fit-loss").iterdir()):  # select-law reads the same run tables
+        cases.append(("select-law-" + p.name, ["select-law", str(p)], p.name))
     for p in sorted((BAD / "trend").iterdir()):
         cases.append((p.name, ["trend", str(p)], p.name))
     for p in sorted((BAD / "density").iterdir()):
@@ -89,6 +94,12 @@ def _cases(loss_frame: Path, tmp: Path) -> list[tuple[str, list[str], str]]:
         ("forecast-score-percent", ["forecast", "--benchmark", "mmlu", "--score", "70", "--params", "3B"], "percentage"),
         ("forecast-params", ["forecast", "--benchmark", "mmlu", "--score", "0.7", "--params", "three"], "--params"),
         ("report-missing", ["report", str(tmp / "none")], "no bundle.json"),
+        ("select-law-objective", ["select-law", str(good), "--objective", "nope"], "--objective 'nope'"),
+        ("select-law-form", ["select-law", str(good), "--form", "nope"], "--form 'nope'"),
+        ("select-law-ratio", ["select-law", str(good), "--min-ratio", "0"], "--min-ratio"),
+        ("select-law-which-benchmark", ["select-law", str(two)], "choose one with --benchmark"),
+        ("select-law-no-benchmark", ["select-law", str(two), "--benchmark", "c"], "--benchmark 'c'"),
+        ("select-law-out-suffix", ["select-law", str(good), "--out", str(tmp / "s.txt")], "unsupported suffix"),
     ]  # fmt: skip
     return cases
 

@@ -46,7 +46,7 @@ import pandas as pd
 from scipy.optimize import curve_fit, least_squares
 
 from densing.bootstrap import BootstrapSpec
-from densing.laws import fit_loss_law
+from densing.lawselect import select_law
 from densing.lossframe import DensingWarning, fit_loss_frame
 from densing.sigmoid import fit_sigmoid
 
@@ -65,13 +65,10 @@ TARGETS = {
 }
 PUBLISHED_RPJ = {"loss": (0.71, 0.73), "avg_error": (3.64, 0.05)}
 SMALL = 1e9  # the four small sizes are below 1e9 parameters
-LAW_CANDIDATES = list(
-    itertools.product(
-        ("densing", "chinchilla", "chinchilla-tied"),
-        ("huber-log", "lsq-log", "lsq"),
-        (0.25, 0.5, 1.0),
-    )
-)
+# law candidates: form x objective x smallest token multiplier kept (M = 20 x mult)
+LAW_FORMS = ("densing", "chinchilla", "chinchilla-tied")
+LAW_OBJECTIVES = ("huber-log", "lsq-log", "lsq")
+LAW_MULTS = (0.25, 0.5, 1.0)
 SIG_CANDIDATES = list(itertools.product(("soft_l1", "linear"), (None, 1.0), (False, True)))
 
 
@@ -129,16 +126,15 @@ def _split(small: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def choose_law(small: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFrame]:
-    train, test = _split(small)
-    rows = []
-    for form, objective, mmin in LAW_CANDIDATES:
-        t = train[train["mult"] >= mmin]
-        fit = fit_loss_law(t["params"], t["tokens"], t["c4"], form=form, objective=objective)  # type: ignore[arg-type]
-        pred = np.asarray(fit.predict(test["params"].to_numpy(), test["tokens"].to_numpy()))
-        err = 100 * float(np.mean(np.abs(pred / test["c4"].to_numpy() - 1)))
-        rows.append({"form": form, "objective": objective, "min_mult": mmin, "loso_pct": err})
-    table = pd.DataFrame(rows)
-    return table.iloc[int(table["loso_pct"].idxmin())].to_dict(), table
+    """``densing.lawselect.select_law`` on the small runs (the same split as ``_split``)."""
+    sel = select_law(
+        small["params"], small["tokens"], small["c4"], forms=LAW_FORMS, objectives=LAW_OBJECTIVES,
+        min_ratios=[20 * m for m in LAW_MULTS], holdout_min_ratio=20.0,
+    )  # fmt: skip
+    table = sel.table.assign(min_mult=sel.table["min_ratio"] / 20)
+    table = table.rename(columns={"heldout_error_pct": "loso_pct"})
+    best = table.loc[table["loso_pct"].idxmin()]  # first on ties, as select_law
+    return best[["form", "objective", "min_mult", "loso_pct"]].to_dict(), table
 
 
 def _sigmoid_kwargs(task: str, cal: pd.DataFrame, cand: tuple, chance: dict[str, float]) -> dict:

@@ -31,7 +31,7 @@ known truth).
 
 from densing.lossframe._fit import DensingWarning, fit_loss_frame
 from densing.lossframe._predictive import ErrorModel
-from densing.lossframe._runs import CheckpointOptions
+from densing.lossframe._runs import CheckpointOptions, reference_run_points
 from densing.lossframe._settings import SigmoidSettings, read_benchmark_settings
 from densing.lossframe._simulate import Ladder, simulate_ladder
 from densing.lossframe.frame import AGGREGATE, FORMAT_VERSION, KIND, BenchmarkFrame, LossFrame
@@ -49,5 +49,6 @@ __all__ = [
     "SigmoidSettings",
     "fit_loss_frame",
     "read_benchmark_settings",
+    "reference_run_points",
     "simulate_ladder",
 ]

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from densing.errors import DensingInputError
+from densing.lossframe._tables import reference_table
 
 RESAMPLE_UNITS = ("runs", "checkpoints")
 
@@ -61,6 +62,14 @@ def law_points(ref: pd.DataFrame, final_k: int) -> pd.DataFrame:
     out["loss"] = gl["loss"].mean().to_numpy()
     out["n_checkpoints"] = g.size().to_numpy()
     return out.sort_values("_row").reset_index(drop=True)
+
+
+def reference_run_points(df: pd.DataFrame, final_k: int = 1) -> pd.DataFrame:
+    """The points the frame's law is fitted on, from a reference table as ``fit_loss_frame``
+    reads it: one row per (run, benchmark) with ``params``, ``tokens``, ``loss``."""
+    if final_k < 1:
+        raise DensingInputError(f"final_k {final_k} must be >= 1")
+    return law_points(reference_table(df, uses_tokens=True), final_k)
 
 
 def _trailing_mean(values: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
