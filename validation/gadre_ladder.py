@@ -29,6 +29,7 @@ The published pipeline (their law ``L = E + A·N^-η + B·D^-η`` fitted on 5 ru
 the published RedPajama figures and gives the same figures for the other two corpora.
 
     PYTHONPATH=src python validation/gadre_ladder.py [--bootstrap 200] [--corpora rpj ...]
+        [--candidates]   # also every law candidate's target error: a reading, never a choice
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import curve_fit, least_squares
+from scipy.stats import spearmanr
 
 from densing.bootstrap import BootstrapSpec
+from densing.laws import fit_loss_law
 from densing.lawselect import select_law
 from densing.lossframe import DensingWarning, fit_loss_frame
 from densing.sigmoid import fit_sigmoid
@@ -315,12 +318,52 @@ def report(results: list[dict]) -> None:
         )
 
 
+def candidate_sensitivity(runs: pd.DataFrame, corpus: str) -> pd.DataFrame:
+    """Every law candidate's leave-one-size-out error next to its C4-loss error on the targets.
+
+    A reading, never a choice: it shows how much the target error depends on the setting and
+    whether the leave-one-size-out ranking carries information about it (Spearman's rho)."""
+    c = runs[runs["corpus"] == corpus]
+    small = c[c["params"] < SMALL]
+    _, table = choose_law(small)
+    tg = c.set_index("run").loc[list(TARGETS[corpus])]
+    errs = []
+    for _, row in table.iterrows():
+        ref = small[small["mult"] >= row["min_mult"]]
+        fit = fit_loss_law(ref["params"], ref["tokens"], ref["c4"], form=row["form"],
+                           objective=row["objective"])  # fmt: skip
+        pred = np.asarray(fit.predict(tg["params"].to_numpy(), tg["tokens"].to_numpy()))
+        errs.append(100 * float(np.mean(np.abs(pred / tg["c4"].to_numpy() - 1))))
+    return table.assign(target_pct=errs)
+
+
+def report_sensitivity(runs: pd.DataFrame, corpora: list[str]) -> None:
+    print("\nlaw candidates (form x objective x smallest M): leave-one-size-out error vs the C4 "
+          "loss error on the two targets, mean relative %")  # fmt: skip
+    for corpus in corpora:
+        t = candidate_sensitivity(runs, corpus)
+        chosen = t.loc[t["loso_pct"].idxmin(), "target_pct"]
+        rho = spearmanr(t["loso_pct"], t["target_pct"]).statistic
+        rank = int((t["target_pct"] < chosen).sum()) + 1
+        print(
+            f"  {corpus:<12} chosen {chosen:.2f} (rank {rank} of {len(t)} on the targets); "
+            f"median {t['target_pct'].median():.2f}, best {t['target_pct'].min():.2f}, "
+            f"worst {t['target_pct'].max():.2f}; Spearman rho(LOSO, target) {rho:.2f}"
+        )
+        if corpus == "rpj":
+            bar = float(np.mean(PUBLISHED_RPJ["loss"]))
+            n_below = int((t["target_pct"] <= bar).sum())
+            print(f"  {'':<12} {n_below} of {len(t)} are at or below the published {bar:.2f}%")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bootstrap", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--corpora", nargs="+", default=list(TARGETS))
     ap.add_argument("--json", type=Path, help="also write every number to this JSON file")
+    ap.add_argument("--candidates", action="store_true",
+                    help="also print every law candidate's target error (a reading, not a choice)")  # fmt: skip
     args = ap.parse_args()
     if not ROOT.is_dir():
         raise SystemExit(f"data not found: {ROOT} (see shared/data/README.md)")
@@ -328,6 +371,8 @@ def main() -> None:
     spec = BootstrapSpec(n_resamples=args.bootstrap, seed=args.seed)
     results = [run_corpus(runs, c, chance, spec) for c in args.corpora]
     report(results)
+    if args.candidates:
+        report_sensitivity(runs, args.corpora)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=float))
 
