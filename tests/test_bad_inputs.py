@@ -99,6 +99,7 @@ def _cases(loss_frame: Path, tmp: Path) -> list[tuple[str, list[str], str]]:
         ("select-law-ratio", ["select-law", str(good), "--min-ratio", "0"], "--min-ratio"),
         ("select-law-which-benchmark", ["select-law", str(two)], "choose one with --benchmark"),
         ("select-law-no-benchmark", ["select-law", str(two), "--benchmark", "c"], "--benchmark 'c'"),
+        ("select-law-final-k-no-runs", ["select-law", str(two), "--benchmark", "a", "--final-k", "2"], "--final-k needs checkpoints"),
         ("select-law-out-suffix", ["select-law", str(good), "--out", str(tmp / "s.txt")], "unsupported suffix"),
     ]  # fmt: skip
     return cases

@@ -144,3 +144,15 @@ def test_cli_reads_a_checkpoint_table_as_the_frame_does(tmp_path, capsys) -> Non
     assert got["candidates"][0]["heldout_error_pct"] == pytest.approx(
         want.table["heldout_error_pct"].iloc[0], rel=1e-9
     )
+
+
+def test_cli_reads_checkpoints_without_a_benchmark_column(tmp_path, capsys) -> None:
+    """run/step columns alone: still one point per run (never every checkpoint as a run)."""
+    ck = simulate_ladder(0, Ladder(benchmarks={"mmlu": (1.0, 0.7, 0.25, -3.0, 3.6)}))
+    one = ck.drop(columns=["benchmark", "score"])
+    f = tmp_path / "runs.csv"
+    one.to_csv(f, index=False)
+    main(["select-law", str(f), "--form", "chinchilla", "--objective", "lsq-log", "--json"])
+    got = json.loads(capsys.readouterr().out)
+    top = one[one["params"] == one["params"].max()]
+    assert got["n_heldout"] == top["run"].nunique() < len(top)

@@ -160,21 +160,26 @@ def _positive(values: list[float] | None, option: str) -> list[float]:
 def _run_points(
     file: Path, cols: tuple[str, str, str], benchmark: str | None, final_k: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(N, D, L), one point per run: a plain run table, or fit-frame's reference table (a
-    benchmark column; with run/step columns each run's last ``final_k`` checkpoints averaged,
-    as the frame's law sees them)."""
+    """(N, D, L), one point per run: a plain run table, or a table of checkpoints (``run`` and
+    ``step`` columns) and/or benchmarks (fit-frame's reference table), read as the frame's law
+    reads it: each run's last ``final_k`` checkpoints averaged."""
     df = read_table(file)
-    if "benchmark" not in df.columns:
-        if benchmark is not None:
-            raise DensingInputError("--benchmark given but the table has no benchmark column",
-                                    file=str(file))  # fmt: skip
+    if final_k < 1:
+        raise DensingInputError(f"--final-k {final_k} must be >= 1")
+    if final_k != 1 and "run" not in df.columns:
+        raise DensingInputError("--final-k needs checkpoints: a run (and step) column",
+                                file=str(file))  # fmt: skip
+    if benchmark is not None and "benchmark" not in df.columns:
+        raise DensingInputError("--benchmark given but the table has no benchmark column",
+                                file=str(file))  # fmt: skip
+    if "benchmark" not in df.columns and "run" not in df.columns:
         require_columns(df, list(cols))
         N, D, L = (numeric_column(df, c, positive=True) for c in cols)
         return N, D, L
-    if final_k < 1:
-        raise DensingInputError(f"--final-k {final_k} must be >= 1")
     df = df.rename(columns=dict(zip(cols, ("params", "tokens", "loss"), strict=True)))
-    df.attrs.setdefault("source", str(file))
+    if "benchmark" not in df.columns:
+        df = df.assign(benchmark=cols[2])  # one loss: a single "benchmark"
+    df.attrs["source"] = str(file)
     pts = reference_run_points(df, final_k)
     names = sorted(pts["benchmark"].unique())
     if benchmark is None and len(names) > 1:
