@@ -136,8 +136,10 @@ def choose_law(small: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFrame]:
     )  # fmt: skip
     table = sel.table.assign(min_mult=sel.table["min_ratio"] / 20)
     table = table.rename(columns={"heldout_error_pct": "loso_pct"})
-    best = table.loc[table["loso_pct"].idxmin()]  # first on ties, as select_law
-    return best[["form", "objective", "min_mult", "loso_pct"]].to_dict(), table
+    b = sel.best
+    best = {"form": b["form"], "objective": b["objective"], "min_mult": b["min_ratio"] / 20,
+            "loso_pct": b["heldout_error_pct"]}  # fmt: skip
+    return best, table
 
 
 def _sigmoid_kwargs(task: str, cal: pd.DataFrame, cand: tuple, chance: dict[str, float]) -> dict:
@@ -176,11 +178,17 @@ def choose_sigmoid(small: pd.DataFrame, chance: dict[str, float]) -> tuple[dict,
 # ------------------------------------------------------------------------- the frame
 
 
-def fit_frame(runs: pd.DataFrame, law: dict, sig: dict, chance: dict, spec: BootstrapSpec):
+def frame_runs(runs: pd.DataFrame, law: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(reference runs, calibration runs) of one corpus: the small runs with M >= the law's
+    smallest multiplier; the small runs plus the 1.4B M = 20 run, never a target."""
     small = runs[runs["params"] < SMALL]
     ref_runs = small[small["mult"] >= law["min_mult"]]
     cal_runs = runs[(runs["params"] < SMALL) | ((runs["params"] < 2e9) & (runs["mult"] == 1.0))]
-    cal_runs = cal_runs[~cal_runs["run"].isin(sum(TARGETS.values(), ()))]
+    return ref_runs, cal_runs[~cal_runs["run"].isin(sum(TARGETS.values(), ()))]
+
+
+def fit_frame(runs: pd.DataFrame, law: dict, sig: dict, chance: dict, spec: BootstrapSpec):
+    ref_runs, cal_runs = frame_runs(runs, law)
     benches = [*SUBSET, AVG]
     cand = (sig["loss_fn"], sig["ceiling"], sig["chance_floor"])
     floors, ceilings = {}, {}

@@ -47,6 +47,7 @@ from gadre_ladder import (
     TARGETS,
     calibration_table,
     choose_law,
+    frame_runs,
     law_table,
     load_runs,
     published_pipeline,
@@ -62,13 +63,7 @@ def other_sets(runs: pd.DataFrame) -> list[str]:
 def _frame(corpus_runs: pd.DataFrame, law: dict[str, Any], spec: BootstrapSpec):
     """The frame of ``gadre_ladder.fit_frame`` for the loss alone (one benchmark: the average
     accuracy, whose sigmoid does not enter the loss or its intervals)."""
-    small = corpus_runs[corpus_runs["params"] < SMALL]
-    ref = small[small["mult"] >= law["min_mult"]]
-    cal = corpus_runs[
-        (corpus_runs["params"] < SMALL)
-        | ((corpus_runs["params"] < 2e9) & (corpus_runs["mult"] == 1.0))
-    ]
-    cal = cal[~cal["run"].isin(sum(TARGETS.values(), ()))]
+    ref, cal = frame_runs(corpus_runs, law)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DensingWarning)
         return fit_loss_frame(

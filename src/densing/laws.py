@@ -402,7 +402,9 @@ def _num(v: Any) -> float:
     return float("nan") if v is None else float(v)
 
 
-def _validate_arrays(form: LawForm, N, D, L) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def check_points(N, D, L) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(N, D, L)`` as float arrays of one length, every value finite and > 0 (``D`` None →
+    ones); otherwise a :class:`DensingInputError` naming the first bad row and column."""
     N = np.asarray(N, dtype=float).ravel()
     L = np.asarray(L, dtype=float).ravel()
     D = np.ones_like(N) if D is None else np.asarray(D, dtype=float).ravel()
@@ -416,6 +418,11 @@ def _validate_arrays(form: LawForm, N, D, L) -> tuple[np.ndarray, np.ndarray, np
                 row=int(bad[0]) + 1,
                 column=name,
             )
+    return N, D, L
+
+
+def _validate_arrays(form: LawForm, N, D, L) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    N, D, L = check_points(N, D, L)
     if N.size <= form.n_params:
         raise FitError(
             f"the '{form.name}' form has {form.n_params} parameters and needs more than "

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from densing.errors import DensingInputError, FitError
-from densing.laws import FORMS, OBJECTIVES, fit_loss_law, get_form
+from densing.laws import FORMS, OBJECTIVES, check_points, fit_loss_law, get_form
 from densing.results import JsonResult
 from densing.status import Status
 
@@ -85,12 +85,13 @@ class LawSelection(JsonResult):
 
     def to_dict(self) -> dict[str, Any]:
         rows = self.table.astype(object).where(self.table.notna(), None).to_dict("records")
+        best = self.best
         return {
             "kind": self.kind,
             "heldout_params": self.heldout_params,
             "n_heldout": self.n_heldout,
             "holdout_min_ratio": self.holdout_min_ratio,
-            "best": {k: self.best[k] for k in ("form", "objective", "min_ratio")},
+            "best": {k: best[k] for k in ("form", "objective", "min_ratio")},
             "candidates": rows,
         }
 
@@ -123,11 +124,11 @@ def _check_choices(forms: Sequence[str], objectives: Sequence[str], ratios: Sequ
 
 
 def _split(
-    N: np.ndarray, D: np.ndarray, holdout_min_ratio: float | None
+    N: np.ndarray, tpp: np.ndarray, holdout_min_ratio: float | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean masks (fitting runs, held-out runs)."""
+    """Boolean masks (fitting runs, held-out runs); ``tpp``: tokens per parameter D/N."""
     top = np.equal(N, N.max())
-    held = top if holdout_min_ratio is None else top & np.greater_equal(D / N, holdout_min_ratio)
+    held = top if holdout_min_ratio is None else top & np.greater_equal(tpp, holdout_min_ratio)
     if not held.any():
         raise DensingInputError(
             f"no run of the largest size (N = {N.max():.4g}) has D/N >= {holdout_min_ratio:g}"
@@ -173,17 +174,15 @@ def select_law(
     ``N``, ``D``, ``L``: parameters, training tokens and loss per run (one point per run, e.g.
     each run's final checkpoint). See the module docstring for the split, the score and ties.
     """
-    N, D, L = (np.asarray(v, dtype=float) for v in (N, D, L))
-    if not (N.shape == D.shape == L.shape and N.ndim == 1):
-        raise DensingInputError("N, D and L must be 1-D arrays of the same length")
-    bad = ~(np.isfinite(N) & np.isfinite(D) & np.isfinite(L) & (N > 0) & (D > 0) & (L > 0))
-    if bad.any():
-        raise DensingInputError("N, D and L must be finite and > 0", row=int(np.argmax(bad)) + 1)
+    if D is None:
+        raise DensingInputError("select_law needs the training tokens D of every run")
+    N, D, L = check_points(N, D, L)
     _check_choices(forms, objectives, min_ratios)
-    fit_pool, test = _split(N, D, holdout_min_ratio)
+    tpp = D / N  # tokens per parameter
+    fit_pool, test = _split(N, tpp, holdout_min_ratio)
     rows = []
     for form, obj, ratio in itertools.product(forms, objectives, min_ratios):
-        mask = fit_pool if ratio is None else fit_pool & np.greater_equal(D / N, ratio)
+        mask = fit_pool if ratio is None else fit_pool & np.greater_equal(tpp, ratio)
         rows.append({"form": form, "objective": obj, "min_ratio": ratio}
                     | _score(mask, test, (N, D, L), form, obj))  # fmt: skip
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))

@@ -29,6 +29,7 @@ from densing.cli._common import (
     wrote,
 )
 from densing.errors import DensingInputError, FitError
+from densing.formatting import fmt_num
 from densing.io import label_column, numeric_column, read_table, require_columns
 from densing.laws import FORMS, OBJECTIVES, LossLawFit, fit_loss_law, get_form
 from densing.lawselect import LawSelection, select_law
@@ -202,7 +203,7 @@ def _selection_table(sel: LawSelection) -> Table:
         t.add_column(col, justify="left" if col in ("form", "objective") else "right")
     t.add_column("status")
     for _, r in sel.ranked().iterrows():
-        num = [f"{r[c]:.3g}" if r["status"] == "ok" else "" for c in
+        num = [fmt_num(r[c]) if r["status"] == "ok" else "" for c in
                ("heldout_error_pct", "heldout_bias_pct", "heldout_max_error_pct")]  # fmt: skip
         ratio = "all" if pd.isna(r["min_ratio"]) else f">= {r['min_ratio']:g}"
         status = r["status"] + (f": {r['note']}" if r["note"] else "")
